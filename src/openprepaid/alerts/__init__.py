@@ -1,0 +1,1 @@
+"""Event classification, alert rules, outage tracking and notification channels."""

@@ -1,0 +1,1 @@
+"""FastAPI application: REST under /api/v1, authentication and roles, OpenAPI."""

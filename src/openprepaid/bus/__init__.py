@@ -1,0 +1,1 @@
+"""Internal events between the parts: in-process (default) and NATS JetStream (multi-node) behind one interface."""

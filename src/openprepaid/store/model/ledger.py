@@ -1,0 +1,58 @@
+"""Double-entry ledger tables (TigerBeetle-style design: append-only postings, caller-chosen ids).
+
+Invariants (tested by the wallet): the postings of a ledger_transaction sum to zero; a ledger
+account's balance is the sum of its postings and ``balance_paise`` is a cache of exactly that;
+the sum over all postings is zero. Rows are never updated or deleted, except the balance cache.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openprepaid.store.model.base import Base, BigId, id_column
+
+
+class LedgerAccount(Base):
+    """``key`` names it uniquely, e.g. ``acct:42:prepaid_wallet`` or ``utility:1:energy_revenue``."""
+
+    __tablename__ = "ledger_account"
+
+    id: Mapped[int] = id_column()
+    utility_id: Mapped[int] = mapped_column(ForeignKey("utility.id"), index=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("account.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    # Cached sum of postings; checked against the postings by the wallet's audit.
+    balance_paise: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=0)
+
+
+class LedgerTransaction(Base):
+    __tablename__ = "ledger_transaction"
+
+    id: Mapped[int] = id_column()
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    account_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("account.id"), index=True)
+    effective_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    memo: Mapped[str] = mapped_column(String(500), default="")
+    reverses_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transaction.id"))
+
+
+class Posting(Base):
+    """One leg: positive debits the ledger account, negative credits it (consumer wallet credit < 0)."""
+
+    __tablename__ = "posting"
+    __table_args__ = (UniqueConstraint("ledger_transaction_id", "line_no"),)
+
+    id: Mapped[int] = id_column()
+    ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"), index=True)
+    line_no: Mapped[int]
+    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"), index=True)
+    amount_paise: Mapped[int]
+    component: Mapped[str] = mapped_column(String(60), default="")

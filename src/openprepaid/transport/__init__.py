@@ -1,0 +1,1 @@
+"""asyncio transports around the sans-IO cosem core: dial a meter, accept meters that dial in, push listener."""

@@ -1,0 +1,1 @@
+"""Server-side prepaid money: tariffs (pure), double-entry ledger, charging, recharge, rules, settlement."""

@@ -1,0 +1,1 @@
+"""Operator console and consumer portal (server-rendered pages)."""
