@@ -1,0 +1,51 @@
+"""Readings and events, stored idempotently by natural key: storing the same reading twice is a no-op."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openprepaid.store.model import BillingReading, BlockReading, DailyReading, InstantReading, MeterEvent
+from openprepaid.store.repository.natural_key import insert_ignoring_duplicates
+
+
+def store_block_readings(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Rows of ``reading_block`` keyed (meter_id, interval_end_at); returns how many were new."""
+    return insert_ignoring_duplicates(session, BlockReading.__table__, rows)  # type: ignore[arg-type]
+
+
+def store_daily_readings(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    return insert_ignoring_duplicates(session, DailyReading.__table__, rows)  # type: ignore[arg-type]
+
+
+def store_billing_readings(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    return insert_ignoring_duplicates(session, BillingReading.__table__, rows)  # type: ignore[arg-type]
+
+
+def store_instant_readings(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    return insert_ignoring_duplicates(session, InstantReading.__table__, rows)  # type: ignore[arg-type]
+
+
+def store_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Rows of ``meter_event`` keyed (meter_id, log, occurred_at, code)."""
+    return insert_ignoring_duplicates(session, MeterEvent.__table__, rows)  # type: ignore[arg-type]
+
+
+def last_block_interval_end(session: Session, meter_id: int) -> datetime | None:
+    """Where the next block-load read starts (backfill resumes from the last stored interval)."""
+    statement = select(func.max(BlockReading.interval_end_at)).where(BlockReading.meter_id == meter_id)
+    return session.execute(statement).scalar_one_or_none()
+
+
+def count_block_intervals(session: Session, meter_id: int, start_at: datetime, end_at: datetime) -> int:
+    """Intervals stored with start_at < interval_end_at <= end_at."""
+    statement = select(func.count()).where(
+        BlockReading.meter_id == meter_id,
+        BlockReading.interval_end_at > start_at,
+        BlockReading.interval_end_at <= end_at,
+    )
+    return int(session.execute(statement).scalar_one())
