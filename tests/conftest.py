@@ -133,3 +133,17 @@ def nats_url() -> str:
     if problem:
         unavailable("NATS", problem)
     return NATS_URL
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests ran against the real PostgreSQL server (CI must show they ran, not skipped)."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") in {"call", "setup"} and "postgresql" in getattr(report, "nodeid", ""):
+                if outcome == "passed" and report.when != "call":
+                    continue
+                counts[outcome] = counts.get(outcome, 0) + 1
+    if counts:
+        summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+        terminalreporter.write_line(f"PostgreSQL variants (real server): {summary}")

@@ -24,6 +24,8 @@ def build_context(config: Path | None, data_dir: Path | None, database_url: str 
         typer.echo(f"error: invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from exc
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every migration step at INFO; the db commands print their own outcome.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     return CliContext(settings=settings)
 
 
