@@ -67,7 +67,9 @@ def run_peer(script: str, requests: list[dict[str, Any]], timeout_s: float = 120
         raise RuntimeError(f"peer {script} exited {result.returncode}: {result.stderr[-4000:]}")
     replies = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     if len(replies) != len(requests):
-        raise RuntimeError(f"peer {script} answered {len(replies)} of {len(requests)} requests: {result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"peer {script} answered {len(replies)} of {len(requests)} requests: {result.stderr[-2000:]}"
+        )
     return replies
 
 

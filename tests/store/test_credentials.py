@@ -6,6 +6,8 @@ import pytest
 from sqlalchemy import text
 
 from openprepaid.keyvault import KeyVault, KeyVaultError, credential_context
+from openprepaid.store import migrate
+from openprepaid.store.engine import make_engine, make_session_factory
 from openprepaid.store.model import CredentialKind
 from openprepaid.store.repository.meter import UnknownCredentialError, get_credential, put_credential
 from tests.store.factories import NOW, make_meter
@@ -19,10 +21,16 @@ def test_credentials_are_sealed_and_open_only_for_their_row(db_session):
     vault = KeyVault(MASTER_KEY)
     meter = make_meter(db_session)
     context = credential_context(meter.id, 48, CredentialKind.GLOBAL_ENCRYPTION_KEY.value)
-    put_credential(db_session, meter.id, 48, CredentialKind.GLOBAL_ENCRYPTION_KEY, vault.seal(EK, context), NOW)
     put_credential(
-        db_session, meter.id, 32, CredentialKind.LLS_PASSWORD,
-        vault.seal(LLS_PASSWORD, credential_context(meter.id, 32, "lls_password")), NOW,
+        db_session, meter.id, 48, CredentialKind.GLOBAL_ENCRYPTION_KEY, sealed=vault.seal(EK, context), now=NOW
+    )
+    put_credential(
+        db_session,
+        meter.id,
+        32,
+        CredentialKind.LLS_PASSWORD,
+        sealed=vault.seal(LLS_PASSWORD, credential_context(meter.id, 32, "lls_password")),
+        now=NOW,
     )
 
     raw_rows = db_session.execute(text("SELECT sealed FROM meter_credential")).scalars().all()
@@ -45,8 +53,8 @@ def test_replacing_a_credential_keeps_one_row(db_session):
     vault = KeyVault(MASTER_KEY)
     meter = make_meter(db_session)
     ctx = credential_context(meter.id, 32, "lls_password")
-    put_credential(db_session, meter.id, 32, CredentialKind.LLS_PASSWORD, vault.seal(b"old", ctx), NOW)
-    put_credential(db_session, meter.id, 32, CredentialKind.LLS_PASSWORD, vault.seal(b"new", ctx), NOW)
+    put_credential(db_session, meter.id, 32, CredentialKind.LLS_PASSWORD, sealed=vault.seal(b"old", ctx), now=NOW)
+    put_credential(db_session, meter.id, 32, CredentialKind.LLS_PASSWORD, sealed=vault.seal(b"new", ctx), now=NOW)
     assert vault.open(get_credential(db_session, meter.id, 32, CredentialKind.LLS_PASSWORD), ctx) == b"new"
     count = db_session.execute(text("SELECT count(*) FROM meter_credential")).scalar_one()
     assert count == 1
@@ -59,9 +67,6 @@ def test_missing_credential_is_a_clear_error(db_session):
 
 
 def test_sqlite_file_holds_no_clear_text(tmp_path):
-    from openprepaid.store import migrate
-    from openprepaid.store.engine import make_engine, make_session_factory
-
     url = f"sqlite:///{tmp_path / 'secrets.sqlite3'}"
     migrate.upgrade(url)
     engine = make_engine(url)
@@ -69,8 +74,12 @@ def test_sqlite_file_holds_no_clear_text(tmp_path):
     with make_session_factory(engine)() as session, session.begin():
         meter = make_meter(session)
         put_credential(
-            session, meter.id, 48, CredentialKind.GLOBAL_ENCRYPTION_KEY,
-            vault.seal(EK, credential_context(meter.id, 48, "ek")), NOW,
+            session,
+            meter.id,
+            48,
+            CredentialKind.GLOBAL_ENCRYPTION_KEY,
+            sealed=vault.seal(EK, credential_context(meter.id, 48, "ek")),
+            now=NOW,
         )
     engine.dispose()
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("secrets.sqlite3"))

@@ -11,10 +11,30 @@ from openprepaid.store.engine import make_engine
 from openprepaid.store.model import Base
 
 DOMAIN_TABLES = {
-    "utility", "supply_node", "consumer", "consumer_contact", "account", "meter_type", "meter",
-    "meter_credential", "meter_installation", "invocation_counter", "tariff", "tariff_version",
-    "ledger_account", "ledger_transaction", "posting", "reading_block", "reading_daily",
-    "reading_billing", "reading_instant", "meter_event", "outage", "alert", "command", "payment",
+    "utility",
+    "supply_node",
+    "consumer",
+    "consumer_contact",
+    "account",
+    "meter_type",
+    "meter",
+    "meter_credential",
+    "meter_installation",
+    "invocation_counter",
+    "tariff",
+    "tariff_version",
+    "ledger_account",
+    "ledger_transaction",
+    "posting",
+    "reading_block",
+    "reading_daily",
+    "reading_billing",
+    "reading_instant",
+    "meter_event",
+    "outage",
+    "alert",
+    "command",
+    "payment",
 }
 
 
@@ -28,7 +48,7 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_from_empty_creates_every_domain_table(empty_database_url):
     migrate.upgrade(empty_database_url)
-    assert DOMAIN_TABLES <= _tables(empty_database_url)
+    assert _tables(empty_database_url) >= DOMAIN_TABLES
     engine = make_engine(empty_database_url)
     assert migrate.current_revision(engine) == migrate.head_revision()
     engine.dispose()
@@ -39,13 +59,13 @@ def test_downgrade_to_base_and_upgrade_again(empty_database_url):
     migrate.downgrade(empty_database_url, "base")
     assert _tables(empty_database_url) == set()
     migrate.upgrade(empty_database_url)
-    assert DOMAIN_TABLES <= _tables(empty_database_url)
+    assert _tables(empty_database_url) >= DOMAIN_TABLES
 
 
 def test_upgrade_is_idempotent(empty_database_url):
     migrate.upgrade(empty_database_url)
     migrate.upgrade(empty_database_url)
-    assert DOMAIN_TABLES <= _tables(empty_database_url)
+    assert _tables(empty_database_url) >= DOMAIN_TABLES
 
 
 def test_models_and_migrations_agree(empty_database_url):

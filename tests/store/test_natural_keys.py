@@ -71,8 +71,13 @@ def test_daily_and_events_are_idempotent(db_session):
     assert store_daily_readings(db_session, daily) == 1
     assert store_daily_readings(db_session, daily) == 0
     event = {
-        "meter_id": meter.id, "log": 0, "occurred_at": T0, "code": 101, "source": "push",
-        "payload": {"esw": "85"}, "received_at": T0,
+        "meter_id": meter.id,
+        "log": 0,
+        "occurred_at": T0,
+        "code": 101,
+        "source": "push",
+        "payload": {"esw": "85"},
+        "received_at": T0,
     }
     assert store_events(db_session, [event]) == 1
     # The same event read later from the log (different source) is the same event.
@@ -84,7 +89,7 @@ def test_daily_and_events_are_idempotent(db_session):
 def test_naive_datetimes_are_refused(db_session):
     meter = make_meter(db_session)
     rows = _block_rows(meter.id, 1)
-    rows[0]["interval_end_at"] = datetime(2026, 11, 2, 0, 15)  # noqa: DTZ001 - the point of the test
+    rows[0]["interval_end_at"] = datetime(2026, 11, 2, 0, 15)
     with pytest.raises(Exception, match="naive datetime"):
         store_block_readings(db_session, rows)
 

@@ -37,22 +37,25 @@ class _GroupSubscription(Subscription):
     async def _deliver(self, message: BusMessage) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
-                await self._handler(
-                    BusMessage(message.subject, message.data, message.msg_id, message.headers, attempt)
-                )
+                await self._handler(BusMessage(message.subject, message.data, message.msg_id, message.headers, attempt))
             except asyncio.CancelledError:
                 raise
             except Exception:  # a handler's failure must not kill the subscription (task boundary)
                 log.exception(
                     "bus handler failed: group=%s subject=%s msg_id=%s attempt=%d/%d",
-                    self.group, message.subject, message.msg_id, attempt, self._max_attempts,
+                    self.group,
+                    message.subject,
+                    message.msg_id,
+                    attempt,
+                    self._max_attempts,
                 )
                 await asyncio.sleep(RETRY_DELAY_S * attempt)
             else:
                 return
         self._bus.dead_letters.append(message)
-        log.error("bus message dead after %d attempts: group=%s subject=%s", self._max_attempts, self.group,
-                  message.subject)
+        log.error(
+            "bus message dead after %d attempts: group=%s subject=%s", self._max_attempts, self.group, message.subject
+        )
 
     async def stop(self) -> None:
         self._bus._subscriptions.remove(self)

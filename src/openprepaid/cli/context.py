@@ -32,5 +32,5 @@ def build_context(config: Path | None, data_dir: Path | None, database_url: str 
 def settings_of(ctx: typer.Context) -> Settings:
     obj = ctx.find_root().obj
     if not isinstance(obj, CliContext):
-        raise RuntimeError("CLI context missing: commands run under the openprepaid root command")
+        raise TypeError("CLI context missing: commands run under the openprepaid root command")
     return obj.settings

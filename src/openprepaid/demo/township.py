@@ -103,28 +103,50 @@ def seed_township(
         category, phases, load_w, protected = _pick_category(index, meters, rng)
         serial_number = 10_000_001 + index
         consumer = Consumer(
-            utility_id=utility.id, consumer_no=f"C{serial_number}", name=f"Consumer {index + 1}",
-            address=f"House {index + 1}, Demo Township", created_at=now,
+            utility_id=utility.id,
+            consumer_no=f"C{serial_number}",
+            name=f"Consumer {index + 1}",
+            address=f"House {index + 1}, Demo Township",
+            created_at=now,
         )
         session.add(consumer)
         session.flush()
-        session.add(ConsumerContact(
-            consumer_id=consumer.id, kind=ContactKind.PHONE, value=f"+9190000{serial_number % 100000:05d}",
-            is_primary=True, verified_at=now,
-        ))
+        session.add(
+            ConsumerContact(
+                consumer_id=consumer.id,
+                kind=ContactKind.PHONE,
+                value=f"+9190000{serial_number % 100000:05d}",
+                is_primary=True,
+                verified_at=now,
+            )
+        )
         account = Account(
-            utility_id=utility.id, consumer_id=consumer.id, account_no=f"A{serial_number}", category=category,
-            sanctioned_load_w=load_w, payment_mode=PaymentMode.PREPAID, protected=bool(protected),
-            protection_reason=protected, supply_node_id=transformers[index % len(transformers)],
-            tariff_id=tariffs.get(category), opened_at=now - timedelta(days=60), prepaid_since_at=now - timedelta(days=60),
+            utility_id=utility.id,
+            consumer_id=consumer.id,
+            account_no=f"A{serial_number}",
+            category=category,
+            sanctioned_load_w=load_w,
+            payment_mode=PaymentMode.PREPAID,
+            protected=bool(protected),
+            protection_reason=protected,
+            supply_node_id=transformers[index % len(transformers)],
+            tariff_id=tariffs.get(category),
+            opened_at=now - timedelta(days=60),
+            prepaid_since_at=now - timedelta(days=60),
         )
         serial = f"{serial_number:08d}"
         meter = Meter(
-            utility_id=utility.id, meter_type_id=types[phases], serial=serial, manufacturer_code=MANUFACTURER,
-            system_title=system_title_for(serial_number), comm_mode=comm_mode,
+            utility_id=utility.id,
+            meter_type_id=types[phases],
+            serial=serial,
+            manufacturer_code=MANUFACTURER,
+            system_title=system_title_for(serial_number),
+            comm_mode=comm_mode,
             host="127.0.0.1" if first_port is not None else None,
-            port=first_port + index if first_port is not None else None, framing=Framing.WRAPPER,
-            status=MeterStatus.INSTALLED, created_at=now,
+            port=first_port + index if first_port is not None else None,
+            framing=Framing.WRAPPER,
+            status=MeterStatus.INSTALLED,
+            created_at=now,
         )
         session.add_all([account, meter])
         session.flush()
@@ -153,20 +175,35 @@ def _seed_hierarchy(session: Session, utility_id: int) -> list[int]:
     """zone > circle > division > subdivision > substation > 2 feeders > 2 transformers each."""
     parent: int | None = None
     for level in list(SupplyLevel)[:5]:
-        node = SupplyNode(utility_id=utility_id, level=level, code=f"{level.value.upper()}-1",
-                          name=f"Demo {level.value}", parent_id=parent)
+        node = SupplyNode(
+            utility_id=utility_id,
+            level=level,
+            code=f"{level.value.upper()}-1",
+            name=f"Demo {level.value}",
+            parent_id=parent,
+        )
         session.add(node)
         session.flush()
         parent = node.id
     transformers = []
     for feeder_no in (1, 2):
-        feeder = SupplyNode(utility_id=utility_id, level=SupplyLevel.FEEDER, code=f"FDR-{feeder_no}",
-                            name=f"11 kV feeder {feeder_no}", parent_id=parent)
+        feeder = SupplyNode(
+            utility_id=utility_id,
+            level=SupplyLevel.FEEDER,
+            code=f"FDR-{feeder_no}",
+            name=f"11 kV feeder {feeder_no}",
+            parent_id=parent,
+        )
         session.add(feeder)
         session.flush()
         for dt_no in (1, 2):
-            dt = SupplyNode(utility_id=utility_id, level=SupplyLevel.DISTRIBUTION_TRANSFORMER,
-                            code=f"DT-{feeder_no}{dt_no}", name=f"DT {feeder_no}.{dt_no} (250 kVA)", parent_id=feeder.id)
+            dt = SupplyNode(
+                utility_id=utility_id,
+                level=SupplyLevel.DISTRIBUTION_TRANSFORMER,
+                code=f"DT-{feeder_no}{dt_no}",
+                name=f"DT {feeder_no}.{dt_no} (250 kVA)",
+                parent_id=feeder.id,
+            )
             session.add(dt)
             session.flush()
             transformers.append(dt.id)
@@ -185,10 +222,17 @@ def _seed_tariffs(session: Session, utility_id: int, tariffs_dir: Path, now: dat
             tariff = Tariff(utility_id=utility_id, code=path.stem, name=path.stem.replace("-", " "), category=category)
             session.add(tariff)
             session.flush()
-            session.add(TariffVersion(
-                tariff_id=tariff.id, version=1, effective_from_at=now - timedelta(days=365), document=document,
-                document_sha256=hashlib.sha256(document.encode()).hexdigest(), created_at=now, created_by="demo-seed",
-            ))
+            session.add(
+                TariffVersion(
+                    tariff_id=tariff.id,
+                    version=1,
+                    effective_from_at=now - timedelta(days=365),
+                    document=document,
+                    document_sha256=hashlib.sha256(document.encode()).hexdigest(),
+                    created_at=now,
+                    created_by="demo-seed",
+                )
+            )
             by_file[file_name] = tariff.id
         by_category[category] = by_file[file_name]
     return by_category
@@ -201,8 +245,13 @@ def _seed_meter_types(session: Session) -> dict[int, int]:
         meter_type = session.execute(select(MeterType).where(MeterType.code == code)).scalar_one_or_none()
         if meter_type is None:
             meter_type = MeterType(
-                code=code, manufacturer="openprepaid simulator", model=f"{phases}-phase whole current",
-                phases=phases, connection=MeterConnection.WHOLE_CURRENT, has_relay=True, capture_period_s=900,
+                code=code,
+                manufacturer="openprepaid simulator",
+                model=f"{phases}-phase whole current",
+                phases=phases,
+                connection=MeterConnection.WHOLE_CURRENT,
+                has_relay=True,
+                capture_period_s=900,
                 object_profile={},
             )
             session.add(meter_type)
@@ -218,7 +267,7 @@ def _seal_test_credentials(session: Session, vault: KeyVault, meter_id: int, now
         (48, CredentialKind.AUTHENTICATION_KEY, TEST_AK),
     ):
         sealed = vault.seal(secret, credential_context(meter_id, client_sap, kind.value))
-        put_credential(session, meter_id, client_sap, kind, sealed, now)
+        put_credential(session, meter_id, client_sap, kind, sealed=sealed, now=now)
 
 
 def _load(session: Session, utility_id: int) -> list[SeededMeter]:
@@ -229,4 +278,6 @@ def _load(session: Session, utility_id: int) -> list[SeededMeter]:
         .where(Meter.utility_id == utility_id, MeterInstallation.removed_at.is_(None))
         .order_by(Meter.serial)
     ).all()
-    return [SeededMeter(m.id, account_id, m.serial, m.system_title, category, m.port) for m, account_id, category in rows]
+    return [
+        SeededMeter(m.id, account_id, m.serial, m.system_title, category, m.port) for m, account_id, category in rows
+    ]

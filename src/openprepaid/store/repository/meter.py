@@ -15,7 +15,7 @@ class UnknownCredentialError(LookupError):
 
 
 def put_credential(
-    session: Session, meter_id: int, client_sap: int, kind: CredentialKind, sealed: bytes, now: datetime
+    session: Session, meter_id: int, client_sap: int, kind: CredentialKind, *, sealed: bytes, now: datetime
 ) -> None:
     """Store (or replace) an already sealed secret for one association of one meter."""
     existing = session.execute(
