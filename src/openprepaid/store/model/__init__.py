@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from openprepaid.store.model.base import Base
+from openprepaid.store.model.charge import (
+    ChargeHold,
+    ChargeInterval,
+    ChargeTrueUp,
+    HoldSource,
+    HoldState,
+    IntervalChargeStatus,
+    TrueUpStatus,
+    UsageDay,
+    UsageMonth,
+)
 from openprepaid.store.model.command import Command, CommandKind, CommandState
 from openprepaid.store.model.customer import (
     Account,
@@ -29,13 +40,58 @@ from openprepaid.store.model.metering import (
 from openprepaid.store.model.network import SupplyLevel, SupplyNode, Utility
 from openprepaid.store.model.payment import Payment, PaymentStatus
 from openprepaid.store.model.reading import BillingReading, BlockReading, DailyReading, InstantReading
+from openprepaid.store.model.settlement import SettlementKind, SettlementStatement
 from openprepaid.store.model.tariff import Tariff, TariffVersion
 
 __all__ = [
-    "Account", "AccountStatus", "Alert", "AlertState", "Base", "BillingReading", "BlockReading",
-    "CommMode", "Command", "CommandKind", "CommandState", "Consumer", "ConsumerContact", "ContactKind",
-    "CredentialKind", "DailyReading", "EventSource", "Framing", "InstantReading", "InvocationCounter",
-    "LedgerAccount", "LedgerTransaction", "Meter", "MeterConnection", "MeterCredential", "MeterEvent",
-    "MeterInstallation", "MeterStatus", "MeterType", "Outage", "Payment", "PaymentMode", "PaymentStatus",
-    "Posting", "SupplyLevel", "SupplyNode", "Tariff", "TariffVersion", "Utility",
+    "Account",
+    "AccountStatus",
+    "Alert",
+    "AlertState",
+    "Base",
+    "BillingReading",
+    "BlockReading",
+    "ChargeHold",
+    "ChargeInterval",
+    "ChargeTrueUp",
+    "CommMode",
+    "Command",
+    "CommandKind",
+    "CommandState",
+    "Consumer",
+    "ConsumerContact",
+    "ContactKind",
+    "CredentialKind",
+    "DailyReading",
+    "EventSource",
+    "Framing",
+    "HoldSource",
+    "HoldState",
+    "InstantReading",
+    "IntervalChargeStatus",
+    "InvocationCounter",
+    "LedgerAccount",
+    "LedgerTransaction",
+    "Meter",
+    "MeterConnection",
+    "MeterCredential",
+    "MeterEvent",
+    "MeterInstallation",
+    "MeterStatus",
+    "MeterType",
+    "Outage",
+    "Payment",
+    "PaymentMode",
+    "PaymentStatus",
+    "Posting",
+    "SettlementKind",
+    "SettlementStatement",
+    "SupplyLevel",
+    "SupplyNode",
+    "Tariff",
+    "TariffVersion",
+    "TrueUpStatus",
+    "UsageDay",
+    "UsageMonth",
+    "Utility",
 ]

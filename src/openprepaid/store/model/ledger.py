@@ -3,13 +3,15 @@
 Invariants (tested by the wallet): the postings of a ledger_transaction sum to zero; a ledger
 account's balance is the sum of its postings and ``balance_paise`` is a cache of exactly that;
 the sum over all postings is zero. Rows are never updated or deleted, except the balance cache.
+A transaction is reversed at most once (unique ``reverses_id``). Sign convention and the chart of
+accounts: ``docs/ledger.md``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openprepaid.store.model.base import Base, BigId, id_column
@@ -32,23 +34,29 @@ class LedgerAccount(Base):
 
 class LedgerTransaction(Base):
     __tablename__ = "ledger_transaction"
+    __table_args__ = (Index("ix_ledger_transaction_account_value_date", "account_id", "value_date"),)
 
     id: Mapped[int] = id_column()
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40), index=True)
     account_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("account.id"), index=True)
     effective_at: Mapped[datetime]
+    # The consumer's local day the movement belongs to (charges, true-ups, settlements); statements group by it.
+    value_date: Mapped[date | None]
     created_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(100))
     memo: Mapped[str] = mapped_column(String(500), default="")
-    reverses_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transaction.id"))
+    reverses_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transaction.id"), unique=True)
 
 
 class Posting(Base):
     """One leg: positive debits the ledger account, negative credits it (consumer wallet credit < 0)."""
 
     __tablename__ = "posting"
-    __table_args__ = (UniqueConstraint("ledger_transaction_id", "line_no"),)
+    __table_args__ = (
+        UniqueConstraint("ledger_transaction_id", "line_no"),
+        CheckConstraint("amount_paise <> 0", name="amount_nonzero"),
+    )
 
     id: Mapped[int] = id_column()
     ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"), index=True)
