@@ -1,0 +1,286 @@
+"""Provisional charges as data arrives: one block-load interval, one day's fixed charge, over-drawl.
+
+Rounding (the documented rule, domain.md §2 "Money"): every line is integer paise, half-up. A line
+whose month-to-date amount is fixed by the month-to-date units (energy slabs, all-units/category
+catch-up, free units, and the percentage lines on them), by the day of the month (fixed charge and
+its percentages) or by the month's maximum demand (over-drawl penalty) is the *difference of the
+rounded month-to-date amounts* after and before: ``round(cum(after)) - round(cum(before))``. Such
+lines add up over a month to exactly the month bill's line, whatever the interval sizes, and tiny
+intervals are neither lost nor rounded up. The ToD line of an interval (which depends on *when*
+the energy was used) and the percentages on it are rounded per line, once each.
+
+Pure: no clock, no I/O; times, consumption and the tariff version are arguments.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from calendar import monthrange
+from datetime import date, datetime, timedelta
+
+from openprepaid.wallet.tariff.compiled import DAY_TYPE_INDEX, GROUP_INDEX, CompiledTariff, CZone, Step
+from openprepaid.wallet.tariff.errors import RatingInputError
+from openprepaid.wallet.tariff.line import UNIT_PERCENT, UNIT_W, UNIT_WH, ChargeLine, round_paise_ratio
+from openprepaid.wallet.tariff.model import DayType, Group, OverdrawlPolicy, TariffSpec
+
+_ENERGY = GROUP_INDEX[Group.ENERGY]
+_FIXED = GROUP_INDEX[Group.FIXED]
+_PENALTY = GROUP_INDEX[Group.PENALTY]
+_EPSILON = timedelta(microseconds=1)
+
+
+def interval_local_date(interval_end_local: datetime) -> date:
+    """The local date an interval belongs to: that of its last instant (an interval ending 00:00 is the day before).
+
+    Use it to pick the month for ``month_to_date_wh_before`` and the ``day_type`` of the interval.
+    """
+    return (interval_end_local - _EPSILON).date()
+
+
+def chain(steps: tuple[Step, ...], group: int, amount: int, free: int = 0, *, local: bool = False) -> list[int]:
+    """Values of the percentage ``steps`` on a source whose root ``group`` holds ``amount`` paise.
+
+    ``free`` is the (negative) free-units waiver, netted from a subsidy's energy base; ``local``
+    (ToD source) skips subsidies, whose monthly cap only the month-to-date energy source can honour.
+    """
+    totals = [0, 0, 0, 0, 0, 0, 0, 0]
+    totals[group] = amount
+    values = []
+    for step in steps:
+        if local and step.with_free_units:
+            values.append(0)
+            continue
+        base = 0
+        for g in step.base:
+            base += totals[g]
+        if step.with_free_units and _ENERGY in step.base:
+            base += free
+        value = round_paise_ratio(step.num * base, step.den)
+        if step.cap_paise is not None and value > step.cap_paise:
+            value = step.cap_paise
+        value *= step.sign
+        totals[step.group] += value
+        values.append(value)
+    return values
+
+
+def _free_units_paise(c: CompiledTariff, wh: int) -> int:
+    """The month-to-date free-units waiver (as a positive amount) at ``wh`` month-to-date units."""
+    assert c.free_units_wh is not None
+    if c.free_units_max_wh is not None and wh > c.free_units_max_wh:
+        return 0
+    return c.regime_of(wh).total(min(wh, c.free_units_wh))
+
+
+def zone_at(c: CompiledTariff, interval_end_local: datetime, day_type: DayType | None) -> CZone | None:
+    """The ToD zone (with a non-neutral adjustment) of the interval ending at ``interval_end_local``."""
+    table = c.zone_table
+    if table is None:
+        return None
+    t = interval_end_local
+    minute = t.hour * 60 + t.minute
+    month = t.month
+    if not (t.second or t.microsecond):
+        minute -= 1  # the interval's last instant is just before its end
+        if minute < 0:
+            minute = 1439
+            month = month - 1 if t.day == 1 else month
+            month = 12 if month == 0 else month
+    if day_type is None:
+        day_type = DayType.WEEKEND if interval_local_date(t).weekday() >= 5 else DayType.WEEKDAY
+    minutes = table[(month - 1) * 3 + DAY_TYPE_INDEX[day_type]]
+    return None if minutes is None else minutes[minute]
+
+
+def tod_zone_of(spec: TariffSpec, interval_end_local: datetime, day_type: DayType | None = None) -> str | None:
+    """Name of the ToD zone of an interval, or ``None`` when no adjusting zone applies (normal hours, no ToD).
+
+    The charging side sums each month's Wh per zone with it, for :func:`month_bill`'s ``zone_wh``.
+    """
+    zone = zone_at(spec.compiled, interval_end_local, day_type)
+    return None if zone is None else zone.name
+
+
+def rate_interval(
+    spec: TariffSpec,
+    *,
+    energy_wh: int,
+    interval_end_local: datetime,
+    month_to_date_wh_before: int,
+    day_type: DayType | None = None,
+) -> list[ChargeLine]:
+    """The provisional charge lines of one block-load interval.
+
+    ``energy_wh``: the interval's import energy; ``month_to_date_wh_before``: the month's units already
+    rated (the caller's month is the one of :func:`interval_local_date`); ``interval_end_local``:
+    local wall-clock end (aware or naive); ``day_type``: that of the interval's date (default: weekday,
+    or weekend on Saturday and Sunday). Telescopic slabs split the units across slab boundaries;
+    all-units and categories rate at the band reached and, when the month moves into a dearer band
+    or category, add an ``energy.catchup`` line re-rating the month's earlier units, so a month's
+    lines always total its bill. Zero lines are left out; the result may be empty.
+    """
+    if energy_wh <= 0 or month_to_date_wh_before < 0:
+        if energy_wh == 0 and month_to_date_wh_before >= 0:
+            return []
+        raise RatingInputError(f"energy_wh and month_to_date_wh_before must be >= 0, got {energy_wh}, "
+                               f"{month_to_date_wh_before}")
+    c = spec.compiled
+    before = month_to_date_wh_before
+    after = before + energy_wh
+    if c.regime_uppers:
+        regime = c.regime_of(after)
+        old = c.regime_of(before)
+    else:
+        regime = old = c.regimes[0]
+    den = regime.den
+    slabs = regime.slabs
+    lines: list[ChargeLine] = []
+    slab_paise = 0
+    for j in range(bisect_right(regime.his, before), bisect_left(regime.his, after) + 1):
+        slab = slabs[j]
+        lo = slab.lo_wh
+        hi = slab.hi_wh
+        top = after if hi is None or after < hi else hi
+        bottom = before if before > lo else lo
+        rate_num = slab.rate_num
+        amount = round_paise_ratio((top - lo) * rate_num, den) - round_paise_ratio((bottom - lo) * rate_num, den)
+        if amount:
+            lines.append(ChargeLine(slab.component, amount, top - bottom, UNIT_WH, slab.rate))
+            slab_paise += amount
+    need_totals = bool(c.energy_steps) or c.free_units_wh is not None
+    if regime is not old:
+        old_total = old.total(before)
+        catchup = regime.total(before) - old_total
+        if catchup:
+            lines.append(ChargeLine("energy.catchup", catchup, before, UNIT_WH, None))
+        total_before = old_total
+        total_after = regime.total(after) if need_totals else 0
+    elif need_totals:
+        total_after = regime.total(after)
+        total_before = total_after - slab_paise
+    when = (interval_end_local, day_type)
+    tod_paise = 0 if c.zone_table is None else _tod_line(c, lines, energy_wh, slab_paise, when)
+    if need_totals:
+        _energy_side_lines(c, lines, before=before, after=after, total_before=total_before, total_after=total_after,
+                           tod_paise=tod_paise)
+    return lines
+
+
+def _tod_line(c: CompiledTariff, lines: list[ChargeLine], energy_wh: int, slab_paise: int,
+              when: tuple[datetime, DayType | None]) -> int:
+    """Append the interval's ToD line (on its slab lines, or per kWh) and return its amount."""
+    zone = zone_at(c, *when)
+    if zone is None:
+        return 0
+    if zone.is_multiplier:
+        tod_paise = round_paise_ratio(zone.num * slab_paise, zone.den)
+    else:
+        tod_paise = round_paise_ratio(zone.num * energy_wh, zone.den)
+    if tod_paise:
+        lines.append(ChargeLine(zone.component, tod_paise, energy_wh, UNIT_WH, zone.rate))
+    return tod_paise
+
+
+def _energy_side_lines(c: CompiledTariff, lines: list[ChargeLine], *, before: int, after: int, total_before: int,
+                       total_after: int, tod_paise: int) -> None:
+    """Append free units and the percentages on the energy side (month-to-date differences, plus those on ToD)."""
+    free_before = free_after = 0
+    free_line = None
+    if c.free_units_wh is not None:
+        free_before = -_free_units_paise(c, before)
+        free_after = -_free_units_paise(c, after)
+        if free_after != free_before:
+            free_line = ChargeLine("subsidy.free_units", free_after - free_before, after - before, UNIT_WH, None)
+    steps = c.energy_steps
+    if steps:
+        values_after = chain(steps, _ENERGY, total_after, free_after)
+        values_before = chain(steps, _ENERGY, total_before, free_before)
+        values_tod = chain(steps, _ENERGY, tod_paise, local=True) if tod_paise else None
+        for k, step in enumerate(steps):
+            if step.with_free_units and free_line is not None:
+                lines.append(free_line)
+                free_line = None
+            amount = values_after[k] - values_before[k] + (values_tod[k] if values_tod else 0)
+            if amount:
+                lines.append(ChargeLine(step.component, amount, 0, UNIT_PERCENT, step.rate))
+    if free_line is not None:
+        lines.append(free_line)
+
+
+def _source_lines(steps: tuple[Step, ...], group: int, after: int, before: int) -> list[ChargeLine]:
+    if not steps:
+        return []
+    values_after = chain(steps, group, after)
+    values_before = chain(steps, group, before)
+    return [
+        ChargeLine(step.component, a - b, 0, UNIT_PERCENT, step.rate)
+        for step, a, b in zip(steps, values_after, values_before, strict=True)
+        if a != b
+    ]
+
+
+def daily_fixed_charge(spec: TariffSpec, *, sanctioned_load_w: int, local_date: date) -> list[ChargeLine]:
+    """The fixed charge for ``local_date``: the monthly amount / days in that month, and percentages on it.
+
+    Day ``d`` of a ``D``-day month is charged ``round(M·d/D) - round(M·(d-1)/D)`` so that a whole month
+    of daily lines adds up to exactly the month bill's ``round(M)``; each day is within one paisa of M/D.
+    """
+    c = spec.compiled
+    fixed = c.fixed
+    if sanctioned_load_w < 0:
+        raise RatingInputError(f"sanctioned_load_w must be >= 0, got {sanctioned_load_w}")
+    if fixed is None:
+        return []
+    days = monthrange(local_date.year, local_date.month)[1]
+    num, den, rate = fixed.exact(sanctioned_load_w)
+    after = round_paise_ratio(num * local_date.day, den * days)
+    before = round_paise_ratio(num * (local_date.day - 1), den * days)
+    lines = []
+    if after != before:
+        quantity, unit = (sanctioned_load_w, UNIT_W) if fixed.per_kw else (0, "")
+        lines.append(ChargeLine(fixed.component, after - before, quantity, unit, rate))
+    lines.extend(_source_lines(c.fixed_steps, _FIXED, after, before))
+    return lines
+
+
+def penalty_paise(spec: TariffSpec, *, max_demand_w: int, sanctioned_load_w: int) -> int:
+    """The month's over-drawl penalty for a maximum demand (0 under the ``trip`` policy)."""
+    rule = spec.overdrawl
+    if max_demand_w < 0 or sanctioned_load_w < 0:
+        raise RatingInputError("max_demand_w and sanctioned_load_w must be >= 0")
+    if rule is None or rule.policy is OverdrawlPolicy.TRIP:
+        return 0
+    threshold = sanctioned_load_w * (100 + rule.tolerance_percent) / 100
+    if max_demand_w <= threshold:
+        return 0
+    excess_w = max_demand_w - sanctioned_load_w
+    if rule.per_kw_month is not None:
+        exact = rule.per_kw_month * excess_w / 10  # ₹/kW × W / 1000 × 100
+    else:
+        fixed = spec.compiled.fixed
+        assert fixed is not None and rule.percent_of_fixed is not None  # checked when the spec was built
+        _, _, rate = fixed.exact(sanctioned_load_w)
+        exact = rate * rule.percent_of_fixed * excess_w / 1000
+    numerator, denominator = exact.as_integer_ratio()
+    return round_paise_ratio(numerator, denominator)
+
+
+def overdrawl_penalty(
+    spec: TariffSpec, *, max_demand_w: int, sanctioned_load_w: int, previous_max_demand_w: int = 0
+) -> list[ChargeLine]:
+    """Lines for the increase of the month's penalty when its maximum demand rises to ``max_demand_w``.
+
+    Pass the month's previous maximum as ``previous_max_demand_w``; the lines over a month add up to
+    the penalty of the month's maximum demand. Empty under the ``trip`` policy (the limiter acts).
+    """
+    after = penalty_paise(spec, max_demand_w=max_demand_w, sanctioned_load_w=sanctioned_load_w)
+    before = penalty_paise(spec, max_demand_w=previous_max_demand_w, sanctioned_load_w=sanctioned_load_w)
+    if after == before:
+        return []
+    rule = spec.overdrawl
+    assert rule is not None
+    rate = rule.per_kw_month if rule.per_kw_month is not None else rule.percent_of_fixed
+    excess = max(0, max_demand_w - sanctioned_load_w)
+    lines = [ChargeLine("penalty.overdrawl", after - before, excess, UNIT_W, rate)]
+    lines.extend(_source_lines(spec.compiled.penalty_steps, _PENALTY, after, before))
+    return lines
