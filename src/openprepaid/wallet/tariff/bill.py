@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from openprepaid.wallet.tariff.compiled import GROUP_INDEX, Step
+from openprepaid.wallet.tariff.compiled import GROUP_INDEX, SourceStep
 from openprepaid.wallet.tariff.errors import RatingInputError
 from openprepaid.wallet.tariff.line import UNIT_PERCENT, UNIT_W, UNIT_WH, Bill, ChargeLine, round_paise_ratio
 from openprepaid.wallet.tariff.model import Group, TariffSpec
@@ -41,9 +41,8 @@ class _Lines:
                 amount_paise=known.amount_paise + line.amount_paise, quantity=known.quantity + line.quantity
             )
 
-    def add_chain(self, steps: tuple[Step, ...], group: Group, amount: int, free: int = 0, *, local: bool = False
-                  ) -> None:
-        for step, value in zip(steps, chain(steps, _G[group], amount, free, local=local), strict=True):
+    def add_chain(self, steps: tuple[SourceStep, ...], amount: int, free: int = 0, *, local: bool = False) -> None:
+        for step, value in zip(steps, chain(steps, amount, free, local=local), strict=True):
             if value:
                 self.add(ChargeLine(step.component, value, 0, UNIT_PERCENT, step.rate))
 
@@ -136,11 +135,11 @@ def month_bill(
         free = -c.regime_of(month_wh).total(min(month_wh, c.free_units_wh))
     if free:
         lines.add(ChargeLine("subsidy.free_units", free, min(month_wh, c.free_units_wh or 0), UNIT_WH, None))
-    lines.add_chain(c.energy_steps, Group.ENERGY, energy, free)
-    lines.add_chain(c.tod_steps, Group.ENERGY, tod, local=True)
-    lines.add_chain(c.fixed_steps, Group.FIXED, fixed)
-    lines.add_chain(c.minimum_steps, Group.MINIMUM, minimum)
-    lines.add_chain(c.penalty_steps, Group.PENALTY, penalty)
+    lines.add_chain(c.energy_steps, energy, free)
+    lines.add_chain(c.energy_steps, tod, local=True)
+    lines.add_chain(c.fixed_steps, fixed)
+    lines.add_chain(c.minimum_steps, minimum)
+    lines.add_chain(c.penalty_steps, penalty)
     ordered = sorted((line for line in lines.by_component.values() if line.amount_paise), key=_group_order)
     return Bill(tuple(ordered))
 

@@ -13,7 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from openprepaid.wallet.tariff.line import round_paise_ratio
 from openprepaid.wallet.tariff.model import (
@@ -92,7 +92,7 @@ class CZone:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One percentage line: ``sign × min(round(base × num / den), cap)``, base = sum of groups."""
+    """One percentage line of the tariff: ``sign × min(round(base × num / den), cap)``."""
 
     component: str
     group: int
@@ -101,8 +101,27 @@ class Step:
     den: int
     base: tuple[int, ...]
     cap_paise: int | None
-    with_free_units: bool  # subsidy %: energy base is net of the free-units waiver
+    with_free_units: bool  # subsidy %: its energy base is net of the free-units waiver
     rate: Decimal
+
+
+class SourceStep(NamedTuple):
+    """A ``Step`` resolved for one source (energy side, fixed, minimum, penalty), as plain fields.
+
+    base = (the source's amount if ``has_root``) + the values of the earlier steps at ``prev``
+    (+ the free-units waiver if ``with_free_units``); value = ``sign × min(round(base·num2/2 / den), cap)``.
+    """
+
+    component: str
+    rate: Decimal
+    sign: int
+    num2: int
+    den: int
+    den2: int
+    has_root: bool
+    prev: tuple[int, ...]
+    cap_paise: int | None
+    with_free_units: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +152,13 @@ class CompiledTariff:
     zones: dict[str, CZone]
     free_units_wh: int | None
     free_units_max_wh: int | None
-    energy_steps: tuple[Step, ...]
-    tod_steps: tuple[Step, ...]
-    fixed_steps: tuple[Step, ...]
-    minimum_steps: tuple[Step, ...]
-    penalty_steps: tuple[Step, ...]
+    energy_steps: tuple[SourceStep, ...]
+    fixed_steps: tuple[SourceStep, ...]
+    minimum_steps: tuple[SourceStep, ...]
+    penalty_steps: tuple[SourceStep, ...]
     fixed: CMonthly | None
     minimum: CMonthly | None
+    needs_month_totals: bool  # the energy side has percentages or free units
 
     def regime_of(self, wh: int) -> Regime:
         return self.regimes[bisect_left(self.regime_uppers, wh)]
@@ -263,17 +282,20 @@ def _steps(spec: TariffSpec) -> list[Step]:
     return steps
 
 
-def _steps_for(steps: list[Step], roots: set[int], *, subsidy: bool) -> tuple[Step, ...]:
-    """The steps that can be non-zero in a source whose root groups are ``roots``."""
-    live = set(roots)
-    chosen = []
+def _steps_for(steps: list[Step], root: int, *, subsidy: bool) -> tuple[SourceStep, ...]:
+    """The steps that can be non-zero in the source whose root group is ``root``, resolved for it."""
+    chosen: list[Step] = []
+    resolved: list[SourceStep] = []
     for step in steps:
         if step.with_free_units and not subsidy:
             continue
-        if live.intersection(step.base):
+        prev = tuple(i for i, earlier in enumerate(chosen) if earlier.group in step.base)
+        has_root = root in step.base
+        if has_root or prev:
             chosen.append(step)
-            live.add(step.group)
-    return tuple(chosen)
+            resolved.append(SourceStep(step.component, step.rate, step.sign, 2 * step.num, step.den, 2 * step.den,
+                                       has_root, prev, step.cap_paise, step.with_free_units))
+    return tuple(resolved)
 
 
 def compile_tariff(spec: TariffSpec) -> CompiledTariff:
@@ -286,6 +308,7 @@ def compile_tariff(spec: TariffSpec) -> CompiledTariff:
     free = spec.subsidy.free_units if spec.subsidy is not None else None
     g = GROUP_INDEX
     fixed = _monthly(spec.fixed, "fixed.load", "fixed.flat")
+    energy_steps = _steps_for(steps, g[Group.ENERGY], subsidy=True)
     return CompiledTariff(
         regimes=tuple(regimes),
         regime_uppers=tuple(r.upper_wh for r in regimes if r.upper_wh is not None),
@@ -294,11 +317,11 @@ def compile_tariff(spec: TariffSpec) -> CompiledTariff:
         zones=zones,
         free_units_wh=None if free is None else to_wh(free.kwh),
         free_units_max_wh=None if free is None or free.max_month_kwh is None else to_wh(free.max_month_kwh),
-        energy_steps=_steps_for(steps, {g[Group.ENERGY]}, subsidy=True),
-        tod_steps=_steps_for(steps, {g[Group.ENERGY]}, subsidy=False),
-        fixed_steps=_steps_for(steps, {g[Group.FIXED]}, subsidy=False),
-        minimum_steps=_steps_for(steps, {g[Group.MINIMUM]}, subsidy=False),
-        penalty_steps=_steps_for(steps, {g[Group.PENALTY]}, subsidy=False),
+        energy_steps=energy_steps,
+        fixed_steps=_steps_for(steps, g[Group.FIXED], subsidy=False),
+        minimum_steps=_steps_for(steps, g[Group.MINIMUM], subsidy=False),
+        penalty_steps=_steps_for(steps, g[Group.PENALTY], subsidy=False),
         fixed=fixed,
         minimum=_monthly(spec.minimum.amount, "minimum.monthly", "minimum.monthly") if spec.minimum else None,
+        needs_month_totals=bool(energy_steps) or free is not None,
     )
