@@ -278,17 +278,27 @@ def unprotect(
     keys: SecurityKeys,
     peer_system_title: bytes | None,
     replay_guard: ReplayGuard | None = None,
+    require_authentication: bool = True,
+    require_encryption: bool = False,
 ) -> Unprotected:
     """Decode, authenticate and decipher a ciphered APDU from the peer.
 
     ``peer_system_title`` is the peer's system title learnt in the AARQ/AARE (None only where the
     APDU carries it, e.g. a general-glo-ciphered push). With a ``replay_guard`` a stale counter is
     a ReplayError, and the counter is recorded only after the APDU authenticated.
+
+    The security control travels in clear, so an attacker can rewrite 0x30 into 0x20 and have an
+    unauthenticated APDU deciphered: by default an APDU without authentication is refused. Pass the
+    association's security policy (``require_authentication`` / ``require_encryption``) to decide.
     """
     envelope = decode_protected(data)
     embedded = envelope.system_title if isinstance(envelope, GeneralCipheredApdu) else None
     system_title = _sender_title(embedded, peer_system_title)
     control = envelope.security_control
+    if require_authentication and not control.authenticated:
+        raise SecurityError("the APDU is not authenticated and the security policy requires it")
+    if require_encryption and not control.encrypted:
+        raise SecurityError("the APDU is not encrypted and the security policy requires it")
     if replay_guard is not None:
         replay_guard.check(envelope.invocation_counter)
     plain = decipher(
