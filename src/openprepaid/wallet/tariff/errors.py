@@ -10,9 +10,14 @@ class TariffError(Exception):
 class TariffSpecError(TariffError):
     """A tariff definition is inconsistent (overlapping slabs, ToD gaps, bad percentages, ...).
 
-    The message starts with the offending field's path relative to the object being built, e.g.
-    ``slabs[2].up_to_kwh: must be greater than 400``.
+    ``path`` is the offending field relative to the object being built (e.g. ``slabs[2].up_to_kwh``),
+    ``reason`` what is wrong; ``str()`` gives ``"path: reason"``.
     """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}" if path else reason)
 
 
 class RatingInputError(TariffError):

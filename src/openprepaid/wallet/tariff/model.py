@@ -66,7 +66,7 @@ class OverdrawlPolicy(StrEnum):
 
 
 def fail(path: str, message: str) -> TariffSpecError:
-    return TariffSpecError(f"{path}: {message}" if path else message)
+    return TariffSpecError(path, message)
 
 
 def check_decimal(value: Decimal, path: str, *, places: int = MAX_RATE_DECIMALS, lo: Decimal | None = Decimal(0),
