@@ -29,7 +29,7 @@ WINDOW_RX = 0x08
 
 DEFAULT_MAX_INFO_LENGTH = 128
 DEFAULT_WINDOW_SIZE = 1
-# 2030 keeps the largest frame (2047 bytes with 4-byte addresses, HCS and FCS) within 11 bits; below
+# 2030 keeps the largest frame (4-byte server address, HCS and FCS: 2042 bytes) within 11 bits; below
 # 32 bytes a link would spend more on headers than on data, so such proposals are refused.
 MIN_MAX_INFO_LENGTH = 32
 MAX_MAX_INFO_LENGTH = 2030

@@ -5,9 +5,8 @@ Frames are delimited by 0x7E flags but read by their 11-bit length field: a 0x7E
 Bytes between frames are skipped until the next flag. A frame candidate is checked as early as its
 bytes allow (format type, length bounds, address extension bits, HCS) so that a false start costs
 little; once complete, the closing flag and the FCS decide. A candidate that fails is reported as
-``FrameDropped`` and scanning resumes after its opening flag, or after its closing flag when that
-flag was where the length said (the frame boundaries were right, only the content was damaged).
-Nothing here raises on bad input.
+``FrameDropped`` and scanning resumes right after its opening flag, so a damaged or false frame can
+never hide a good one that starts inside it. Nothing here raises on bad input.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ class HdlcFrameDecoder:
         if not MIN_FRAME_LENGTH <= max_frame_length <= MAX_FRAME_LENGTH:
             raise ValueError(f"max_frame_length must be within 7..2047, not {max_frame_length}")
         self.max_frame_length = max_frame_length
-        self.bytes_skipped = 0
+        self.bytes_skipped = 0  # bytes outside any frame, flags not counted
         self._buffer = bytearray()
         self._position = 0
 
@@ -90,7 +89,6 @@ class HdlcFrameDecoder:
             if first == FLAG or first & FORMAT_TYPE_MASK != FORMAT_TYPE_3:
                 # A flag that opens no frame: inter-frame fill, or the tail of something lost.
                 self._position = start + 1
-                self.bytes_skipped += 0 if first == FLAG else 1
                 continue
             verdict = self._check_candidate(start)
             if verdict is None:
@@ -100,18 +98,15 @@ class HdlcFrameDecoder:
             if isinstance(verdict, FrameDecoded):
                 self._position = end  # the closing flag may open the next frame
                 return verdict
-            raw = bytes(buffer[start : min(end + 1, len(buffer))])
-            reason, boundaries_right = verdict
-            self._position = end if boundaries_right else start + 1
-            return FrameDropped(reason, raw)
+            self._position = start + 1
+            return FrameDropped(verdict, bytes(buffer[start : min(end + 1, len(buffer))]))
 
-    def _check_candidate(self, start: int) -> FrameDecoded | tuple[str, bool] | None:  # noqa: PLR0911 - a return per check, in byte order
-        """The frame at ``start``; or why to drop it and whether its closing flag was in place; or None
-        while more bytes are needed."""
+    def _check_candidate(self, start: int) -> FrameDecoded | str | None:  # noqa: PLR0911 - a return per check, in byte order
+        """The frame at ``start``, or why to drop it, or None while more bytes are needed."""
         buffer = self._buffer
         length = ((buffer[start + 1] & 0x07) << 8) | buffer[start + 2]
         if length < MIN_FRAME_LENGTH or length > self.max_frame_length:
-            return f"frame length {length} outside {MIN_FRAME_LENGTH}..{self.max_frame_length}", False
+            return f"frame length {length} outside {MIN_FRAME_LENGTH}..{self.max_frame_length}"
         body_at = start + 1
         try:
             destination_length = address_length(buffer, body_at + 2)
@@ -121,22 +116,22 @@ class HdlcFrameDecoder:
             if source_length is None:
                 return None
         except FramingError as exc:
-            return str(exc), False
+            return str(exc)
         header_length = 2 + destination_length + source_length + 1
         if length != header_length + 2 and length < header_length + 4:
-            return f"frame length {length} leaves no room for HCS/FCS after a {header_length}-byte header", False
+            return f"frame length {length} leaves no room for HCS/FCS after a {header_length}-byte header"
         if length >= header_length + 4:
             hcs_at = body_at + header_length
             if len(buffer) < hcs_at + 2:
                 return None
             if fcs16(buffer[body_at:hcs_at]) != int.from_bytes(buffer[hcs_at : hcs_at + 2], "little"):
-                return "bad HCS", False
+                return "bad HCS"
         end = body_at + length
         if len(buffer) <= end:
             return None
         if buffer[end] != FLAG:
-            return f"no closing flag after {length} bytes", False
+            return f"no closing flag after {length} bytes"
         try:
             return FrameDecoded(decode_frame(buffer[body_at:end]))
         except FramingError as exc:
-            return str(exc), True
+            return str(exc)
