@@ -217,6 +217,16 @@ class RulesConfig:
         if not isinstance(self.kill_switch_engaged, bool):
             raise InvalidConfigError(f"kill_switch_engaged: expected true/false, got {self.kill_switch_engaged!r}")
         require_int("calendar_horizon_days", self.calendar_horizon_days, low=1, high=3660)
+        for category in ("", *self.category_overrides):
+            rules = self.for_category(category)
+            credit = rules.emergency_credit
+            grants_credit = (credit.days or 0) > 0 or (credit.amount_paise or 0) > 0
+            if rules.reconnect.dues_paid_percent is not None and not grants_credit:
+                where = f"category {category!r}" if category else "utility"
+                raise InvalidConfigError(
+                    f"{where}: reconnect.dues_paid_percent reconnects with a balance still ≤ ₹0, which needs "
+                    "emergency credit (days or amount > 0) or the account is disconnected again at once"
+                )
 
     def for_category(self, category: str) -> CategoryRules:
         """The rules that apply to ``category``: its override where given, else the utility's."""
