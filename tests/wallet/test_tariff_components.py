@@ -130,7 +130,8 @@ def test_fixed_charge_daily_lines_add_up_to_the_month_in_31_and_29_day_months():
 
 def test_fixed_charge_for_part_of_a_month_matches_the_days_charged():
     tariff = spec(fixed=MonthlyAmount(flat_per_month=D("100")))
-    days = [amounts(daily_fixed_charge(tariff, sanctioned_load_w=0, local_date=date(2024, 1, d))) for d in range(11, 32)]
+    days = [amounts(daily_fixed_charge(tariff, sanctioned_load_w=0, local_date=date(2024, 1, d)))
+            for d in range(11, 32)]
     bill = month_bill(tariff, month_wh=0, sanctioned_load_w=0, days_in_month=31, first_fixed_day=11)
     assert sum(day["fixed.flat"] for day in days) == bill.amount_of("fixed.flat") == 6_774  # 21/31 of ₹100
     with pytest.raises(RatingInputError):
