@@ -221,8 +221,9 @@ class HdlcClientLink(HdlcLink):
 _S = LinkState
 _I = LinkInput
 _C = HdlcClientLink
+CLIENT_STATES = (_S.DISCONNECTED, _S.CONNECTING, _S.IDLE, _S.AWAITING_RESPONSE, _S.DISCONNECTING, _S.ERROR)
 _UI_EVERYWHERE: dict[tuple[LinkState, LinkInput], Transition] = {
-    (state, _I.RECEIVE_UI): transition(_C._on_ui, state) for state in LinkState if state is not _S.ERROR
+    (state, _I.RECEIVE_UI): transition(_C._on_ui, state) for state in CLIENT_STATES if state is not _S.ERROR
 }
 
 CLIENT_TRANSITIONS: TransitionTable = {

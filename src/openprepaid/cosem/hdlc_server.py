@@ -218,6 +218,7 @@ class HdlcServerLink(HdlcLink):
 _S = LinkState
 _I = LinkInput
 _V = HdlcServerLink
+SERVER_STATES = (_S.DISCONNECTED, _S.IDLE, _S.POLLED, _S.SENDING, _S.FRAME_REJECT, _S.ERROR)
 _NRM = (_S.IDLE, _S.POLLED, _S.SENDING)
 _ANSWERS = (_S.IDLE, _S.POLLED, _S.SENDING, _S.FRAME_REJECT)
 
@@ -236,7 +237,7 @@ def _connected_entries() -> dict[tuple[LinkState, LinkInput], Transition]:
 
 
 SERVER_TRANSITIONS: TransitionTable = {
-    **{(state, _I.RECEIVE_UI): transition(_V._on_ui, state) for state in LinkState if state is not _S.ERROR},
+    **{(state, _I.RECEIVE_UI): transition(_V._on_ui, state) for state in SERVER_STATES if state is not _S.ERROR},
     (_S.DISCONNECTED, _I.RECEIVE_SNRM): transition(_V._on_snrm, _S.IDLE, _S.DISCONNECTED),
     (_S.DISCONNECTED, _I.RECEIVE_DISC): transition(_V._on_disc_disconnected, _S.DISCONNECTED),
     (_S.DISCONNECTED, _I.RECEIVE_I): transition(_V._on_command_disconnected, _S.DISCONNECTED),
