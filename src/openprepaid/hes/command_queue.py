@@ -1,0 +1,570 @@
+"""The persistent command queue: enqueue once, claim by priority, confirm only by read-back.
+
+State machine: ``openprepaid.hes.command_state`` (queued -> sent -> confirmed | failed | expired;
+queued -> cancelled | expired; sent -> queued on a retryable failure). Rules kept here:
+
+- enqueue is idempotent by ``idempotency_key`` (a retried request finds its command, not a twin);
+- a relay command supersedes older queued relay commands of the same meter (the newest intent wins,
+  so a late retry of a disconnect can never overtake a reconnect after a recharge);
+- claim takes the best command per meter (priority, then age), never for a meter with a command in
+  flight, honouring ``not_before_at`` and ``deadline_at``; claiming is the ``send`` transition;
+- ``confirm`` refuses unless the read-back proves the effect (``command_verification``);
+- failures retry with bounded exponential back-off and jitter, then fail; past the deadline, expire;
+- after a crash, commands left ``sent`` are *in doubt*: the worker re-verifies them by reading back,
+  never assumes them done (``in_doubt``).
+
+Each method is one unit of work; outcomes are published on ``op.commands.outcome.<meter_id>``
+after the commit, with a message id that makes re-publishing harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from openprepaid.bus import subjects
+from openprepaid.bus.base import Bus
+from openprepaid.hes.clock import Clock
+from openprepaid.hes.command_state import TERMINAL_STATES, CommandEvent, next_state
+from openprepaid.hes.command_verification import (
+    RELAY_KINDS,
+    InvalidCommandError,
+    ReadBack,
+    default_priority,
+    validate_params,
+    verify_readback,
+)
+from openprepaid.hes.database import Database
+from openprepaid.hes.metrics import HesMetrics
+from openprepaid.hes.retry import (
+    NonRetryableError,
+    ReadbackMismatchError,
+    RetryableError,
+    RetryPolicy,
+    describe,
+    is_retryable,
+)
+from openprepaid.store.model import Command, CommandKind, CommandState
+from openprepaid.store.repository import command as repo
+
+log = logging.getLogger(__name__)
+
+MAX_OPEN_PER_METER = 50
+CLAIM_SCAN_FACTOR = 4
+
+
+class ConfirmationRefusedError(NonRetryableError):
+    """``confirm`` without a read-back that proves the command took effect."""
+
+
+class CommandChangedError(RetryableError):
+    """The command moved under us (another worker or an operator); re-read and decide again."""
+
+
+class UnknownCommandError(NonRetryableError):
+    """No command with that id."""
+
+
+class IdempotencyConflictError(NonRetryableError):
+    """The idempotency key is taken by a different command (other meter, kind or parameters)."""
+
+
+class QueueFullError(RetryableError):
+    """The meter already has the maximum number of open commands."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    meter_id: int
+    kind: CommandKind
+    actor: str
+    reason: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    decision: Mapping[str, Any] = field(default_factory=dict)
+    priority: int | None = None
+    correlation_id: str | None = None
+    idempotency_key: str | None = None
+    account_id: int | None = None
+    not_before_at: datetime | None = None
+    deadline_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandView:
+    """A snapshot of one command row."""
+
+    id: int
+    meter_id: int
+    account_id: int | None
+    kind: CommandKind
+    params: Mapping[str, Any]
+    state: CommandState
+    priority: int
+    actor: str
+    reason: str
+    decision: Mapping[str, Any]
+    correlation_id: str
+    idempotency_key: str | None
+    attempts: int
+    last_error: str
+    readback: Mapping[str, Any] | None
+    created_at: datetime
+    not_before_at: datetime | None
+    deadline_at: datetime | None
+    sent_at: datetime | None
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Command) -> CommandView:
+        return cls(
+            id=row.id,
+            meter_id=row.meter_id,
+            account_id=row.account_id,
+            kind=CommandKind(row.kind),
+            params=dict(row.params or {}),
+            state=CommandState(row.state),
+            priority=row.priority,
+            actor=row.actor,
+            reason=row.reason,
+            decision=dict(row.decision or {}),
+            correlation_id=row.correlation_id,
+            idempotency_key=row.idempotency_key,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            readback=None if row.readback is None else dict(row.readback),
+            created_at=row.created_at,
+            not_before_at=row.not_before_at,
+            deadline_at=row.deadline_at,
+            sent_at=row.sent_at,
+            completed_at=row.completed_at,
+        )
+
+    def outcome(self) -> dict[str, Any]:
+        return {
+            "command_id": self.id,
+            "meter_id": self.meter_id,
+            "account_id": self.account_id,
+            "kind": self.kind.value,
+            "state": self.state.value,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "readback": self.readback,
+            "actor": self.actor,
+            "reason": self.reason,
+            "decision": self.decision,
+            "correlation_id": self.correlation_id,
+            "created_at": self.created_at.isoformat(),
+            "completed_at": None if self.completed_at is None else self.completed_at.isoformat(),
+            "not_before_at": None if self.not_before_at is None else self.not_before_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    command: CommandView
+    created: bool
+    superseded: tuple[int, ...] = ()
+
+
+class CommandQueue:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        clock: Clock,
+        *,
+        rng: random.Random,
+        retry_policy: RetryPolicy | None = None,
+        policies: Mapping[CommandKind, RetryPolicy] | None = None,
+        max_open_per_meter: int = MAX_OPEN_PER_METER,
+        metrics: HesMetrics | None = None,
+    ) -> None:
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+        self._rng = rng
+        self._default_policy = retry_policy or RetryPolicy()
+        self._policies = dict(policies or {})
+        self._max_open = max_open_per_meter
+        self._metrics = metrics
+
+    def policy_for(self, kind: CommandKind) -> RetryPolicy:
+        return self._policies.get(kind, self._default_policy)
+
+    # --- enqueue -----------------------------------------------------------------------------------
+
+    async def enqueue(self, request: CommandRequest) -> EnqueueResult:
+        now = self._clock.now()
+        result = await self._db.run(lambda session: self._enqueue(session, request, now))
+        for command_id in result.superseded:
+            view = await self.get(command_id)
+            if view is not None:
+                await self._publish(view)
+        return result
+
+    def _enqueue(self, session: Session, request: CommandRequest, now: datetime) -> EnqueueResult:
+        if not request.actor or not request.reason:
+            raise InvalidCommandError("a command needs an actor and a reason")
+        has_relay = repo.meter_has_relay(session, request.meter_id)
+        if has_relay is None:
+            raise InvalidCommandError(f"unknown meter {request.meter_id}")
+        validate_params(request.kind, request.params, has_relay=has_relay)
+        if request.deadline_at is not None and request.deadline_at <= now:
+            raise InvalidCommandError("deadline_at is already past")
+        if request.idempotency_key is not None:
+            existing = repo.command_by_idempotency_key(session, request.idempotency_key)
+            if existing is not None:
+                return EnqueueResult(self._same_or_conflict(existing, request), created=False)
+        if repo.count_open_commands(session, request.meter_id) >= self._max_open:
+            raise QueueFullError(f"meter {request.meter_id} has {self._max_open} open commands")
+        priority = request.priority if request.priority is not None else int(default_priority(request.kind))
+        correlation_id = request.correlation_id or uuid.uuid4().hex
+        values = {
+            "meter_id": request.meter_id,
+            "account_id": request.account_id,
+            "kind": request.kind,
+            "params": dict(request.params),
+            "state": CommandState.QUEUED,
+            "priority": priority,
+            "actor": request.actor[:100],
+            "reason": request.reason[:500],
+            "decision": dict(request.decision),
+            "correlation_id": correlation_id[:64],
+            "idempotency_key": request.idempotency_key,
+            "attempts": 0,
+            "last_error": "",
+            "readback": None,
+            "created_at": now,
+            "not_before_at": request.not_before_at,
+            "deadline_at": request.deadline_at,
+            "sent_at": None,
+            "completed_at": None,
+        }
+        new_id = repo.insert_command(session, values)
+        if new_id is None:  # a concurrent enqueue with the same key won the insert
+            assert request.idempotency_key is not None
+            existing = repo.command_by_idempotency_key(session, request.idempotency_key)
+            assert existing is not None
+            return EnqueueResult(self._same_or_conflict(existing, request), created=False)
+        superseded: list[int] = []
+        if request.kind in RELAY_KINDS:
+            older = repo.open_commands_of_kinds(session, request.meter_id, RELAY_KINDS, [CommandState.QUEUED])
+            for row in older:
+                if row.id == new_id:
+                    continue
+                self._move(
+                    session,
+                    row,
+                    CommandEvent.CANCEL,
+                    now,
+                    error=f"superseded by command {new_id}",
+                    note={"superseded_by": new_id},
+                )
+                superseded.append(row.id)
+        created = repo.command_by_id(session, new_id)
+        assert created is not None
+        log.info(
+            "command %d queued: meter=%d kind=%s actor=%s correlation=%s",
+            new_id,
+            request.meter_id,
+            request.kind.value,
+            request.actor,
+            correlation_id,
+        )
+        return EnqueueResult(CommandView.of(created), created=True, superseded=tuple(superseded))
+
+    @staticmethod
+    def _same_or_conflict(existing: Command, request: CommandRequest) -> CommandView:
+        if (existing.meter_id, CommandKind(existing.kind), dict(existing.params or {})) != (
+            request.meter_id,
+            request.kind,
+            dict(request.params),
+        ):
+            raise IdempotencyConflictError(f"idempotency key {request.idempotency_key!r} names another command")
+        return CommandView.of(existing)
+
+    # --- claim -------------------------------------------------------------------------------------
+
+    async def claim(self, *, limit: int, busy_meter_ids: Collection[int] = ()) -> list[CommandView]:
+        """Take up to ``limit`` commands (at most one per meter) and mark them ``sent``."""
+        if limit <= 0:
+            return []
+        now = self._clock.now()
+        return await self._db.run(lambda session: self._claim(session, now, limit, busy_meter_ids))
+
+    def _claim(self, session: Session, now: datetime, limit: int, busy: Collection[int]) -> list[CommandView]:
+        candidates = repo.claim_candidates(session, now, busy, limit * CLAIM_SCAN_FACTOR)
+        claimed: list[CommandView] = []
+        meters: set[int] = set()
+        for row in candidates:
+            if len(claimed) >= limit:
+                break
+            if row.meter_id in meters:
+                continue
+            if self._move(session, row, CommandEvent.SEND, now, sent=True, raise_on_race=False):
+                meters.add(row.meter_id)
+                moved = repo.command_by_id(session, row.id)
+                assert moved is not None
+                claimed.append(CommandView.of(moved))
+        return claimed
+
+    # --- outcomes ----------------------------------------------------------------------------------
+
+    async def confirm(self, command_id: int, readback: ReadBack | None) -> CommandView:
+        """Confirm a sent command; refused (nothing changes) unless ``readback`` proves the effect."""
+        now = self._clock.now()
+        view = await self._db.run(lambda session: self._confirm(session, command_id, readback, now))
+        await self._publish(view)
+        return view
+
+    def _confirm(self, session: Session, command_id: int, readback: ReadBack | None, now: datetime) -> CommandView:
+        row = self._load(session, command_id)
+        verdict = verify_readback(CommandKind(row.kind), row.params or {}, readback)
+        if not verdict.ok:
+            raise ConfirmationRefusedError(f"command {command_id} not confirmed: {verdict.detail}")
+        assert readback is not None
+        self._move(
+            session,
+            row,
+            CommandEvent.CONFIRM,
+            now,
+            readback=readback,
+            completed=True,
+            note={"verified": verdict.detail},
+        )
+        return self._view(session, command_id)
+
+    async def complete(self, command_id: int, readback: ReadBack) -> CommandView:
+        """The executor's read-back: confirm if it matches, otherwise a failed attempt (retry or fail)."""
+        view = await self.get(command_id)
+        if view is None:
+            raise UnknownCommandError(f"no command {command_id}")
+        verdict = verify_readback(view.kind, view.params, readback)
+        if verdict.ok:
+            return await self.confirm(command_id, readback)
+        return await self.attempt_failed(command_id, ReadbackMismatchError(verdict.detail), readback)
+
+    async def attempt_failed(
+        self, command_id: int, error: BaseException, readback: ReadBack | None = None
+    ) -> CommandView:
+        """One attempt failed: retry after back-off, fail (non-retryable or exhausted) or expire."""
+        now = self._clock.now()
+        view = await self._db.run(lambda session: self._attempt_failed(session, command_id, error, readback, now))
+        await self._publish(view)
+        return view
+
+    def _attempt_failed(
+        self, session: Session, command_id: int, error: BaseException, readback: ReadBack | None, now: datetime
+    ) -> CommandView:
+        row = self._load(session, command_id)
+        kind = CommandKind(row.kind)
+        policy = self.policy_for(kind)
+        message = describe(error)
+        if not is_retryable(error) or not policy.may_retry(row.attempts):
+            why = "non-retryable" if not is_retryable(error) else f"gave up after {row.attempts} attempts"
+            self._move(
+                session,
+                row,
+                CommandEvent.FAIL,
+                now,
+                error=message,
+                readback=readback,
+                completed=True,
+                note={"failure": why},
+            )
+            return self._view(session, command_id)
+        retry_at = now + policy.delay(row.attempts, self._rng)
+        if row.deadline_at is not None and retry_at >= row.deadline_at:
+            self._move(
+                session,
+                row,
+                CommandEvent.EXPIRE,
+                now,
+                error=message,
+                readback=readback,
+                completed=True,
+                note={"expiry": "deadline passes before the next attempt"},
+            )
+            return self._view(session, command_id)
+        self._move(session, row, CommandEvent.RETRY, now, error=message, readback=readback, not_before=retry_at)
+        newer = kind in RELAY_KINDS and repo.newer_command_exists(
+            session, row.meter_id, RELAY_KINDS, row.id, row.created_at
+        )
+        if newer:
+            requeued = self._load(session, command_id)
+            self._move(
+                session,
+                requeued,
+                CommandEvent.CANCEL,
+                now,
+                error=f"superseded after: {message}",
+                completed=True,
+                note={"superseded": "a newer relay command exists"},
+            )
+        return self._view(session, command_id)
+
+    async def cancel(self, command_id: int, *, actor: str, reason: str) -> CommandView:
+        now = self._clock.now()
+
+        def work(session: Session) -> CommandView:
+            row = self._load(session, command_id)
+            self._move(
+                session,
+                row,
+                CommandEvent.CANCEL,
+                now,
+                error=f"cancelled by {actor}: {reason}",
+                completed=True,
+                note={"cancelled_by": actor, "cancel_reason": reason},
+            )
+            return self._view(session, command_id)
+
+        view = await self._db.run(work)
+        await self._publish(view)
+        return view
+
+    async def cancel_matching(
+        self,
+        kinds: Collection[CommandKind],
+        *,
+        actor: str,
+        reason: str,
+        actor_prefix: str | None = None,
+        meter_ids: Sequence[int] | None = None,
+        limit: int = 10_000,
+    ) -> list[CommandView]:
+        """Cancel queued commands in bulk (the kill switch for pending automatic disconnections)."""
+        now = self._clock.now()
+
+        def work(session: Session) -> list[CommandView]:
+            cancelled = []
+            for row in repo.queued_matching(
+                session, kinds, actor_prefix=actor_prefix, meter_ids=meter_ids, limit=limit
+            ):
+                if self._move(
+                    session,
+                    row,
+                    CommandEvent.CANCEL,
+                    now,
+                    error=f"cancelled by {actor}: {reason}",
+                    completed=True,
+                    note={"cancelled_by": actor, "cancel_reason": reason},
+                    raise_on_race=False,
+                ):
+                    cancelled.append(self._view(session, row.id))
+            return cancelled
+
+        views = await self._db.run(work)
+        for view in views:
+            await self._publish(view)
+        return views
+
+    async def expire_due(self, *, limit: int = 1_000) -> list[CommandView]:
+        """Queued commands whose deadline has passed become ``expired``."""
+        now = self._clock.now()
+
+        def work(session: Session) -> list[CommandView]:
+            expired = []
+            for row in repo.queued_past_deadline(session, now, limit):
+                if self._move(
+                    session,
+                    row,
+                    CommandEvent.EXPIRE,
+                    now,
+                    error="deadline passed while queued",
+                    completed=True,
+                    raise_on_race=False,
+                ):
+                    expired.append(self._view(session, row.id))
+            return expired
+
+        views = await self._db.run(work)
+        for view in views:
+            await self._publish(view)
+        return views
+
+    async def in_doubt(self, *, stale_after: timedelta = timedelta(0), limit: int = 1_000) -> list[CommandView]:
+        """Commands ``sent`` for at least ``stale_after``: after a restart, all of them (stale_after=0)."""
+        cutoff = self._clock.now() - stale_after
+        return await self._db.run(lambda session: [CommandView.of(r) for r in repo.sent_before(session, cutoff, limit)])
+
+    async def get(self, command_id: int) -> CommandView | None:
+        def work(session: Session) -> CommandView | None:
+            row = repo.command_by_id(session, command_id)
+            return None if row is None else CommandView.of(row)
+
+        return await self._db.run(work)
+
+    async def depth(self) -> dict[CommandState, int]:
+        depth = await self._db.run(repo.depth_by_state)
+        if self._metrics is not None:
+            for state in CommandState:
+                self._metrics.command_queue_depth.labels(state=state.value).set(depth.get(state, 0))
+        return depth
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _load(session: Session, command_id: int) -> Command:
+        row = repo.command_by_id(session, command_id)
+        if row is None:
+            raise UnknownCommandError(f"no command {command_id}")
+        return row
+
+    def _view(self, session: Session, command_id: int) -> CommandView:
+        return CommandView.of(self._load(session, command_id))
+
+    @staticmethod
+    def _move(
+        session: Session,
+        row: Command,
+        event: CommandEvent,
+        now: datetime,
+        *,
+        error: str | None = None,
+        readback: ReadBack | None = None,
+        not_before: datetime | None = None,
+        sent: bool = False,
+        completed: bool = False,
+        note: Mapping[str, Any] | None = None,
+        raise_on_race: bool = True,
+    ) -> bool:
+        current = CommandState(row.state)
+        target = next_state(current, event)  # IllegalTransitionError for a pair the table refuses
+        values: dict[str, Any] = {"state": target}
+        if error is not None:
+            values["last_error"] = error[:500]
+        if readback is not None:
+            values["readback"] = readback.to_json()
+        if event is CommandEvent.RETRY:
+            values["not_before_at"] = not_before
+        if sent:
+            values["sent_at"] = now
+        if completed or target in TERMINAL_STATES:
+            values["completed_at"] = now
+        if note:
+            history = list((row.decision or {}).get("history", []))[-20:]
+            history.append({"at": now.isoformat(), "event": event.value, **note})
+            values["decision"] = {**(row.decision or {}), "history": history}
+        moved = repo.change_state(session, row.id, current, values, count_attempt=event is CommandEvent.SEND)
+        if not moved and raise_on_race:
+            raise CommandChangedError(f"command {row.id} is no longer {current.value}")
+        return moved
+
+    async def _publish(self, view: CommandView) -> None:
+        if self._metrics is not None:
+            self._metrics.command_outcomes.labels(kind=view.kind.value, state=view.state.value).inc()
+            if view.state in TERMINAL_STATES and view.completed_at is not None:
+                elapsed = (view.completed_at - view.created_at).total_seconds()
+                self._metrics.command_seconds.labels(kind=view.kind.value, state=view.state.value).observe(elapsed)
+        msg_id = f"command-outcome:{view.id}:{view.state.value}:{view.attempts}"
+        await self._bus.publish_json(
+            subjects.for_meter(subjects.COMMAND_OUTCOMES, view.meter_id), view.outcome(), msg_id=msg_id
+        )

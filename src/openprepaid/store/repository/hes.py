@@ -1,0 +1,250 @@
+"""Head-end SQL: meters as session targets, invocation counters, scaler caches, collection facts, outages.
+
+Invocation counters (IEC 62056-5-3 §5.7 / security suite 0): the client's counter per meter and
+association must never repeat. ``reserve_invocation_counters`` hands out a block with one atomic
+``UPDATE ... SET next_value = next_value + n RETURNING next_value`` committed before any counter
+of the block is used, so concurrent reservers get disjoint blocks and a restarted head-end always
+continues above anything it may have used (unused values of a block are simply skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from openprepaid.store.model import (
+    BillingReading,
+    BlockReading,
+    DailyReading,
+    InvocationCounter,
+    Meter,
+    MeterEvent,
+    MeterStatus,
+    MeterType,
+    Outage,
+)
+from openprepaid.store.repository.ledger import chunked
+from openprepaid.store.repository.natural_key import insert_ignoring_duplicates
+
+MAX_INVOCATION_COUNTER = 2**32 - 1  # a 4-byte counter (IEC 62056-5-3 security header)
+FIRST_INVOCATION_COUNTER = 1
+
+
+class InvocationCounterExhaustedError(Exception):
+    """The counter would pass 2**32 - 1: the association's keys must be changed first."""
+
+
+# --- meters as targets -----------------------------------------------------------------------------
+
+
+def meters_with_types(session: Session, meter_ids: Sequence[int]) -> list[tuple[Meter, MeterType]]:
+    result: list[tuple[Meter, MeterType]] = []
+    for chunk in chunked(meter_ids):
+        statement = select(Meter, MeterType).join(MeterType, MeterType.id == Meter.meter_type_id)
+        result.extend((m, t) for m, t in session.execute(statement.where(Meter.id.in_(chunk))))
+    return result
+
+
+def installed_meter_ids(session: Session, utility_id: int | None = None) -> list[int]:
+    statement = select(Meter.id).where(Meter.status == MeterStatus.INSTALLED).order_by(Meter.id)
+    if utility_id is not None:
+        statement = statement.where(Meter.utility_id == utility_id)
+    return [int(value) for value in session.execute(statement).scalars()]
+
+
+def mark_seen(session: Session, meter_id: int, at: datetime, *, firmware: str | None = None) -> None:
+    """The meter communicated at ``at``: first_seen_at once, last_seen_at only forward."""
+    values: dict[str, Any] = {
+        "first_seen_at": func.coalesce(Meter.first_seen_at, at),
+        "last_seen_at": case(
+            (Meter.last_seen_at.is_(None), at), (Meter.last_seen_at < at, at), else_=Meter.last_seen_at
+        ),
+    }
+    if firmware:
+        values["firmware"] = firmware[:64]
+    session.execute(update(Meter).where(Meter.id == meter_id).values(**values))
+
+
+# --- invocation counters ---------------------------------------------------------------------------
+
+
+def reserve_invocation_counters(session: Session, meter_id: int, client_sap: int, count: int, now: datetime) -> int:
+    """Reserve ``count`` consecutive counters; returns the first. Commit before using any of them."""
+    if count < 1:
+        raise ValueError("reserve at least one counter")
+    insert_ignoring_duplicates(
+        session,
+        InvocationCounter.__table__,  # type: ignore[arg-type]
+        [{"meter_id": meter_id, "client_sap": client_sap, "next_value": FIRST_INVOCATION_COUNTER, "updated_at": now}],
+    )
+    statement = (
+        update(InvocationCounter)
+        .where(InvocationCounter.meter_id == meter_id, InvocationCounter.client_sap == client_sap)
+        .values(next_value=InvocationCounter.next_value + count, updated_at=now)
+        .returning(InvocationCounter.next_value)
+    )
+    after = int(session.execute(statement).scalar_one())
+    first = after - count
+    if after - 1 > MAX_INVOCATION_COUNTER:
+        raise InvocationCounterExhaustedError(
+            f"meter {meter_id} client {client_sap}: invocation counter exhausted; change the keys"
+        )
+    return first
+
+
+def raise_invocation_counter_floor(
+    session: Session, meter_id: int, client_sap: int, at_least: int, now: datetime
+) -> int:
+    """Make the next counter at least ``at_least`` (e.g. the meter reported a higher one); never lowers it."""
+    insert_ignoring_duplicates(
+        session,
+        InvocationCounter.__table__,  # type: ignore[arg-type]
+        [{"meter_id": meter_id, "client_sap": client_sap, "next_value": at_least, "updated_at": now}],
+    )
+    statement = (
+        update(InvocationCounter)
+        .where(InvocationCounter.meter_id == meter_id, InvocationCounter.client_sap == client_sap)
+        .values(
+            next_value=case((InvocationCounter.next_value < at_least, at_least), else_=InvocationCounter.next_value),
+            updated_at=now,
+        )
+        .returning(InvocationCounter.next_value)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def next_invocation_counter(session: Session, meter_id: int, client_sap: int) -> int | None:
+    statement = select(InvocationCounter.next_value).where(
+        InvocationCounter.meter_id == meter_id, InvocationCounter.client_sap == client_sap
+    )
+    value = session.execute(statement).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+# --- scaler cache ----------------------------------------------------------------------------------
+
+
+def meter_type_scalers(session: Session, meter_type_id: int) -> dict[str, Any]:
+    value = session.execute(select(MeterType.scalers).where(MeterType.id == meter_type_id)).scalar_one_or_none()
+    return dict(value or {})
+
+
+def cache_meter_type_scalers(session: Session, meter_type_id: int, profile: str, scalers: Mapping[str, Any]) -> None:
+    """Store one profile's scalers in the meter type's cache (other profiles are kept)."""
+    statement = select(MeterType).where(MeterType.id == meter_type_id).with_for_update()
+    meter_type = session.execute(statement).scalar_one()
+    meter_type.scalers = {**(meter_type.scalers or {}), profile: dict(scalers)}
+    session.flush()
+
+
+# --- collection facts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionFactsRow:
+    meter_id: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    last_block_end_at: datetime | None
+    last_daily_at: datetime | None
+    last_billing_at: datetime | None
+    last_outage_end_at: datetime | None
+
+
+def collection_facts(session: Session, meter_ids: Sequence[int]) -> list[CollectionFactsRow]:
+    """What has been collected per meter: the newest stored row of each profile (grouped queries)."""
+    rows: list[CollectionFactsRow] = []
+    for chunk in chunked(meter_ids):
+        block = _max_by_meter(session, BlockReading.meter_id, BlockReading.interval_end_at, chunk)
+        daily = _max_by_meter(session, DailyReading.meter_id, DailyReading.captured_at, chunk)
+        billing = _max_by_meter(session, BillingReading.meter_id, BillingReading.billing_at, chunk)
+        outage = _max_by_meter(session, Outage.meter_id, Outage.ended_at, chunk)
+        meters = session.execute(
+            select(Meter.id, Meter.first_seen_at, Meter.last_seen_at).where(Meter.id.in_(chunk)).order_by(Meter.id)
+        )
+        for meter_id, first_seen, last_seen in meters:
+            rows.append(
+                CollectionFactsRow(
+                    meter_id,
+                    first_seen,
+                    last_seen,
+                    block.get(meter_id),
+                    daily.get(meter_id),
+                    billing.get(meter_id),
+                    outage.get(meter_id),
+                )
+            )
+    return rows
+
+
+def _max_by_meter(session: Session, meter_col: Any, value_col: Any, meter_ids: Sequence[int]) -> dict[int, datetime]:
+    statement = select(meter_col, func.max(value_col)).where(meter_col.in_(meter_ids)).group_by(meter_col)
+    return {int(meter): value for meter, value in session.execute(statement) if value is not None}
+
+
+def last_daily_at(session: Session, meter_id: int) -> datetime | None:
+    statement = select(func.max(DailyReading.captured_at)).where(DailyReading.meter_id == meter_id)
+    return session.execute(statement).scalar_one_or_none()
+
+
+def last_billing_at(session: Session, meter_id: int) -> datetime | None:
+    statement = select(func.max(BillingReading.billing_at)).where(BillingReading.meter_id == meter_id)
+    return session.execute(statement).scalar_one_or_none()
+
+
+def last_event_at(session: Session, meter_id: int, log: int) -> datetime | None:
+    statement = select(func.max(MeterEvent.occurred_at)).where(MeterEvent.meter_id == meter_id, MeterEvent.log == log)
+    return session.execute(statement).scalar_one_or_none()
+
+
+# --- outages ---------------------------------------------------------------------------------------
+
+
+def open_outage(session: Session, meter_id: int) -> Outage | None:
+    statement = (
+        select(Outage)
+        .where(Outage.meter_id == meter_id, Outage.ended_at.is_(None))
+        .order_by(Outage.started_at.desc(), Outage.id.desc())
+        .limit(1)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def outage_started_between(session: Session, meter_id: int, start_at: datetime, end_at: datetime) -> Outage | None:
+    statement = (
+        select(Outage)
+        .where(Outage.meter_id == meter_id, Outage.started_at >= start_at, Outage.started_at <= end_at)
+        .limit(1)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def outage_ended_between(session: Session, meter_id: int, start_at: datetime, end_at: datetime) -> Outage | None:
+    statement = (
+        select(Outage)
+        .where(Outage.meter_id == meter_id, Outage.ended_at >= start_at, Outage.ended_at <= end_at)
+        .limit(1)
+    )
+    return session.execute(statement).scalar_one_or_none()
+
+
+def insert_outage(session: Session, meter_id: int, started_at: datetime, source: str) -> Outage:
+    outage = Outage(meter_id=meter_id, started_at=started_at, ended_at=None, source=source[:40])
+    session.add(outage)
+    session.flush()
+    return outage
+
+
+def close_outage(session: Session, outage: Outage, ended_at: datetime) -> None:
+    outage.ended_at = ended_at
+    session.flush()
+
+
+def outages_of(session: Session, meter_id: int) -> list[Outage]:
+    statement = select(Outage).where(Outage.meter_id == meter_id).order_by(Outage.started_at, Outage.id)
+    return list(session.execute(statement).scalars())
