@@ -149,7 +149,10 @@ def decode_untagged(spec: TypeSpec, buf: bytes, pos: int, end: int) -> tuple[Any
         size, parse, _kind = _DATE_TIMES[spec]
         if pos + size > end:
             raise DecodeError(f"truncated {tag_name(spec)} in compact-array contents", pos)
-        return parse(buf[pos : pos + size]), pos + size
+        try:
+            return parse(buf[pos : pos + size]), pos + size
+        except DecodeError as exc:
+            raise DecodeError(str(exc), pos) from None
     length, pos = decode_length(buf, pos, end)
     octets = (length + 7) // 8 if spec == 4 else length
     stop = pos + octets

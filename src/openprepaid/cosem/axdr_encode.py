@@ -124,7 +124,7 @@ def _typed_rows(rows: list[Any]) -> bytearray | None:  # noqa: PLR0911 - each wa
     first = rows[0]
     if type(first) is tuple:
         signature = tuple(map(type, first))
-        if set(map(tuple, map(partial(map, type), rows))) != {signature}:
+        if set(map(type, rows)) != {tuple} or set(map(tuple, map(partial(map, type), rows))) != {signature}:
             return None
         fields: list[Field] = []
         for column, kind in enumerate(signature):
