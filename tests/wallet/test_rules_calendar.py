@@ -31,8 +31,8 @@ IST = ZoneInfo("Asia/Kolkata")
 DEFAULT = DisconnectionCalendar()
 
 
-def ist(*args: int) -> datetime:
-    return datetime(*args, tzinfo=IST).astimezone(UTC)  # type: ignore[misc]
+def ist(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=IST).astimezone(UTC)
 
 
 def next_ist(at: datetime, calendar: DisconnectionCalendar = DEFAULT, **kwargs: object) -> datetime:
@@ -260,7 +260,7 @@ class TestFailures:
 
     def test_bad_holiday_and_window_items(self) -> None:
         with pytest.raises(InvalidConfigError, match="public holiday"):
-            PublicHoliday(datetime(2026, 3, 4, tzinfo=UTC))  # type: ignore[arg-type]
+            PublicHoliday(datetime(2026, 3, 4, tzinfo=UTC))
         with pytest.raises(InvalidConfigError, match="public_holidays"):
             DisconnectionCalendar(public_holidays=(date(2026, 3, 4),))  # type: ignore[arg-type]
         with pytest.raises(InvalidConfigError, match="blocked_windows"):

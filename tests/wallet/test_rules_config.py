@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, time
 from decimal import Decimal
+from typing import Any, cast
 
 import pytest
 
@@ -30,7 +31,7 @@ from openprepaid.wallet.rules.config_codec import rules_config_from_dict, rules_
 def test_defaults_are_the_published_rules() -> None:
     config = RulesConfig()
     assert config.zone == "Asia/Kolkata"
-    assert config.notices.percent_of_last_recharge == (30, 10, 0)
+    assert config.notices.percent_of_last_recharge == (Decimal(30), Decimal(10), Decimal(0))
     assert config.notices.amounts_paise == () and config.notices.days_of_credit_left == ()
     assert (config.emergency_credit.starts_at_or_below_paise, config.emergency_credit.days) == (0, 3)
     assert config.emergency_credit.amount_paise is None
@@ -57,7 +58,7 @@ def test_category_override_replaces_only_its_sections() -> None:
 def test_codec_round_trip_of_a_full_configuration() -> None:
     config = RulesConfig(
         utility="uppcl",
-        notices=NoticeConfig(amounts_paise=(Paise(10_000),), days_of_credit_left=(3, Decimal("0.5"))),
+        notices=NoticeConfig(amounts_paise=(Paise(10_000),), days_of_credit_left=(Decimal(3), Decimal("0.5"))),
         emergency_credit=EmergencyCreditConfig(days=None, amount_paise=Paise(20_000)),
         calendar=DisconnectionCalendar(
             public_holidays=(PublicHoliday(date(2026, 3, 4), "Holi"),),
@@ -74,7 +75,7 @@ def test_codec_round_trip_of_a_full_configuration() -> None:
     )
     data = rules_config_to_dict(config)
     assert rules_config_from_dict(json.loads(json.dumps(data))) == config
-    assert data["calendar"]["blocked_windows"] == ["18:00-08:00"]  # type: ignore[index]
+    assert cast(Any, data)["calendar"]["blocked_windows"] == ["18:00-08:00"]
     assert data["reconnect"] == {"balance_above_paise": 0, "dues_paid_percent": 50}
 
 

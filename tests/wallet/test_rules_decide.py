@@ -9,6 +9,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -47,8 +48,8 @@ def decide_(account: AccountFacts, now: datetime, config: RulesConfig = CONFIG) 
     return decide(account, now, config)
 
 
-def ist(*args: int) -> datetime:
-    return datetime(*args, tzinfo=IST).astimezone(UTC)  # type: ignore[misc]
+def ist(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=IST).astimezone(UTC)
 
 
 def exhausted_at(at: datetime) -> EmergencyCreditState:
@@ -130,7 +131,7 @@ class TestDisconnection:
         assert decision.outcome is DecisionOutcome.DISCONNECT_DEFERRED
         assert decision.not_before == ist(2026, 3, 23, 8, 0)  # grace ends Sunday 22 March 11:00
         calendar = decision.record["calendar"]
-        assert isinstance(calendar, dict) and calendar["blocked_by"][0]["kind"] == "grace_period"  # type: ignore[index]
+        assert cast(Any, calendar)["blocked_by"][0]["kind"] == "grace_period"
 
     def test_allowed_only_category_override(self) -> None:
         config = RulesConfig(

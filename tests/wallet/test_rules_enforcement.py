@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_primary_reason_and_all_contributing() -> None:
     assert result is not None and result.reason is R.PROTECTED
     assert result.all_reasons == (R.PROTECTED, R.BLOCKED_WINDOW, R.METER_OFFLINE, R.COMMAND_PENDING)
     record = result.to_dict()
-    assert record["reason"] == "protected" and record["detail"]["balance"] == "-₹5.00"  # type: ignore[index]
+    assert record["reason"] == "protected" and cast(Any, record)["detail"]["balance"] == "-₹5.00"
 
 
 def test_rules_state_error_with_negative_balance_is_in_the_gap() -> None:

@@ -103,7 +103,7 @@ def test_absolute_amount_thresholds() -> None:
 
 
 def test_days_of_credit_left_thresholds() -> None:
-    config = NoticeConfig(percent_of_last_recharge=(), days_of_credit_left=(3, Decimal("0.5")))
+    config = NoticeConfig(percent_of_last_recharge=(), days_of_credit_left=(Decimal(3), Decimal("0.5")))
     walk = Walk(start=10_000, config=config, spend=2_000)  # thresholds ₹60 (3 days) and ₹10 (half a day)
     assert walk.to(6_001) == []
     assert walk.to(5_000) == ["days_of_credit_left:3"]
@@ -111,7 +111,7 @@ def test_days_of_credit_left_thresholds() -> None:
 
 
 def test_days_left_needs_a_positive_average_spend() -> None:
-    config = NoticeConfig(percent_of_last_recharge=(), days_of_credit_left=(3,))
+    config = NoticeConfig(percent_of_last_recharge=(), days_of_credit_left=(Decimal(3),))
     assert Walk(start=10_000, config=config).to(0) == []
     assert Walk(start=10_000, config=config, spend=0).to(0) == []
     with pytest.raises(InvalidFactsError, match="negative"):
@@ -124,7 +124,10 @@ def test_percent_notices_need_a_last_recharge() -> None:
 
 def test_crossing_is_previous_above_and_new_at_or_below() -> None:
     thresholds = notice_thresholds(DEFAULT, last_recharge_paise=Paise(50_000), average_daily_spend_paise=None)
-    keys = lambda prev, new: [t.key for t in thresholds_crossed(Paise(prev), Paise(new), thresholds)]  # noqa: E731
+
+    def keys(prev: int, new: int) -> list[str]:
+        return [t.key for t in thresholds_crossed(Paise(prev), Paise(new), thresholds)]
+
     assert keys(15_000, 14_000) == []  # started exactly on the 30 % threshold: already at or below it
     assert keys(15_001, 15_000) == ["percent_of_last_recharge:30"]
     assert keys(0, -1) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -208,7 +209,10 @@ def test_decide_never_disconnects_protected_or_under_kill_switch(
     walk=st.lists(st.integers(-30_000, 30_000), min_size=1, max_size=40),
     start=st.integers(-20_000, 120_000),
     config=st.sampled_from(
-        [NoticeConfig(), NoticeConfig(amounts_paise=(Paise(5_000), Paise(-1_000)), days_of_credit_left=(1, 3))]
+        [
+            NoticeConfig(),
+            NoticeConfig(amounts_paise=(Paise(5_000), Paise(-1_000)), days_of_credit_left=(Decimal(1), Decimal(3))),
+        ]
     ),
 )
 def test_notices_never_fire_twice_without_rearm(walk: list[int], start: int, config: NoticeConfig) -> None:

@@ -1,9 +1,10 @@
 """The no-disconnection calendar's configuration ("friendly hours", domain.md §2).
 
-Defaults are the published Indian rules: no automatic disconnection 18:00–08:00 local time
-(UPPCL SOP 2025/26, UPERC 2025), on Sundays, public holidays and the 2nd Saturday (UPERC 2025,
-KERC 2024), nor within 30 days after a postpaid → prepaid conversion (UPPCL SOP). Some utilities
-allow disconnection only inside a window (e.g. 09:00–14:00, OERC 2024): ``allowed_windows``.
+Defaults are the rules domain.md §2 quotes from the published Indian rules (UPPCL SOP 2025/26,
+UPERC 2025, KERC 2024, OERC 2024; per-rule sources in docs/prepaid-rules.md): no automatic
+disconnection 18:00–08:00 local time, on Sundays, public holidays and the 2nd Saturday, nor within
+30 days after a postpaid → prepaid conversion. Some utilities allow disconnection only inside a
+window (e.g. 09:00–14:00): ``allowed_windows`` / ``DisconnectionCalendar.allowed_only``.
 
 Semantics, all in the utility's local wall time:
 * a ``DailyWindow`` is the half-open minute range [start, end); ``end <= start`` wraps midnight
@@ -231,7 +232,7 @@ class DisconnectionCalendar:
         public_holidays: tuple[PublicHoliday, ...] = (),
         grace_after_conversion_days: int = 30,
     ) -> DisconnectionCalendar:
-        """A calendar that allows disconnection only inside ``windows`` (e.g. 09:00–14:00, OERC 2024).
+        """A calendar that allows disconnection only inside ``windows`` (e.g. 09:00–14:00).
 
         The default 18:00–08:00 blocked window is dropped (it lies outside such windows anyway);
         blocked days and the grace period keep the defaults unless given.
