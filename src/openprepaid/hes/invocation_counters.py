@@ -69,6 +69,9 @@ class InvocationCounterStore:
         """The meter reported it expects at least ``at_least``: skip to there and drop the cached block."""
         now = self._clock.now()
         async with self._locks.setdefault((meter_id, client_sap), asyncio.Lock()):
+            block = self._blocks.get((meter_id, client_sap))
+            if block is not None and at_least <= block.next_value < block.end:
+                return  # the cached block is above it already
             await self._db.run(
                 lambda session: repo.raise_invocation_counter_floor(session, meter_id, client_sap, at_least, now)
             )
