@@ -33,15 +33,13 @@ from openprepaid.cosem.security_apdu import (
     unprotect,
 )
 from openprepaid.cosem.security_counter import ReplayGuard
+from tests.cosem.test_security_vectors import AK, EK, GET_REQUEST
+from tests.cosem.test_security_vectors import CLIENT_TITLE as OTHER_TITLE
+from tests.cosem.test_security_vectors import SERVER_TITLE as TITLE
 
-EK = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
-AK = bytes.fromhex("D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF")
 BK = bytes.fromhex("B0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF")
 DK = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
-TITLE = bytes.fromhex("4D4D4D0000BC614E")
-OTHER_TITLE = bytes.fromhex("4D4D4D0000000001")
 KEYS = SecurityKeys(global_unicast=EK, authentication=AK, global_broadcast=BK, dedicated=DK)
-GET_REQUEST = bytes.fromhex("C0010000080000010000FF0200")
 DATA_NOTIFICATION = bytes.fromhex("0F000000010C07E6010101000000FF800000")
 
 keys16 = st.binary(min_size=16, max_size=16)

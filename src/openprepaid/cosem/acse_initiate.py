@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from openprepaid.cosem.acse_ber import BerReader, encode_length
 from openprepaid.cosem.errors import DecodeError, EncodeError
+from openprepaid.cosem.xdlms_error import InitiateError, ServiceErrorKind
 
 INITIATE_REQUEST_TAG = 0x01
 INITIATE_RESPONSE_TAG = 0x08
@@ -110,30 +111,10 @@ LN_CLIENT_CONFORMANCE = (
 """A typical LN client proposal (the block-transfer, GET/SET/ACTION, selective-access services)."""
 
 
-class InitiateErrorCode(enum.IntEnum):
-    """ServiceError initiate [6] values (Green Book xDLMS ASN.1)."""
-
-    OTHER = 0
-    DLMS_VERSION_TOO_LOW = 1
-    INCOMPATIBLE_CONFORMANCE = 2
-    PDU_SIZE_TOO_SHORT = 3
-    REFUSED_BY_THE_VDE_HANDLER = 4
-
-
-class ServiceErrorType(enum.IntEnum):
-    """The ServiceError CHOICE alternatives (Green Book xDLMS ASN.1)."""
-
-    APPLICATION_REFERENCE = 0
-    HARDWARE_RESOURCE = 1
-    VDE_STATE_ERROR = 2
-    SERVICE = 3
-    DEFINITION = 4
-    ACCESS = 5
-    INITIATE = 6
-    LOAD_DATA_SET = 7
-    CHANGE_SCOPE = 8
-    TASK = 9
-    OTHER = 10
+InitiateErrorCode = InitiateError
+"""ServiceError initiate [6] values (Green Book xDLMS ASN.1), shared with ``xdlms_error``."""
+ServiceErrorType = ServiceErrorKind
+"""The ServiceError CHOICE alternatives (Green Book xDLMS ASN.1), shared with ``xdlms_error``."""
 
 
 CONFIRMED_SERVICE_INITIATE_ERROR = 1
@@ -165,6 +146,14 @@ def _read_usage_flag(reader: BerReader, what: str) -> bool:
     if flag > 1:
         raise DecodeError(f"{what} usage flag {flag:#04x} (00 or 01 expected)", at)
     return flag == 1
+
+
+def _read_negotiation(reader: BerReader) -> tuple[int | None, int, Conformance, int]:
+    """quality-of-service, DLMS version, conformance and max PDU size: the fields both APDUs share."""
+    quality_of_service = _read_quality_of_service(reader)
+    version = reader.read_byte()
+    conformance = Conformance.read(reader)
+    return quality_of_service, version, conformance, int.from_bytes(reader.read_bytes(2), "big")
 
 
 def _read_tag(reader: BerReader, tag: int, what: str) -> None:
@@ -217,10 +206,7 @@ class InitiateRequest:
         response_allowed = True
         if _read_usage_flag(reader, "response-allowed"):
             response_allowed = reader.read_byte() != 0
-        quality_of_service = _read_quality_of_service(reader)
-        version = reader.read_byte()
-        conformance = Conformance.read(reader)
-        pdu_size = int.from_bytes(reader.read_bytes(2), "big")
+        quality_of_service, version, conformance, pdu_size = _read_negotiation(reader)
         reader.expect_end("InitiateRequest")
         return cls(
             proposed_conformance=conformance,
@@ -259,10 +245,7 @@ class InitiateResponse:
     def decode(cls, data: bytes, base: int = 0) -> InitiateResponse:
         reader = BerReader(data, base)
         _read_tag(reader, INITIATE_RESPONSE_TAG, "InitiateResponse")
-        quality_of_service = _read_quality_of_service(reader)
-        version = reader.read_byte()
-        conformance = Conformance.read(reader)
-        pdu_size = int.from_bytes(reader.read_bytes(2), "big")
+        quality_of_service, version, conformance, pdu_size = _read_negotiation(reader)
         vaa_name = int.from_bytes(reader.read_bytes(2), "big")
         reader.expect_end("InitiateResponse")
         return cls(

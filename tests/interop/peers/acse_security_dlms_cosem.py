@@ -24,24 +24,14 @@ dlms-cosem ciphers only with authenticated encryption (SC 0x30) and LN referenci
 
 from __future__ import annotations
 
-import json
-import sys
-import traceback
 from typing import Any
 
+from acse_security_serve import from_hex, serve, to_hex
 from dlms_cosem import enumerations, security
 from dlms_cosem.protocol import acse, xdlms
 from dlms_cosem.protocol.xdlms.confirmed_service_error import ConfirmedServiceError
 
 SC_AUTH_ENC = security.SecurityControlField(security_suite=0, authenticated=True, encrypted=True)
-
-
-def _hex(value: bytes | None) -> str | None:
-    return None if value is None else bytes(value).hex().upper()
-
-
-def _bytes(value: str | None) -> bytes | None:
-    return None if value is None else bytes.fromhex(value)
 
 
 def _conformance(value: int) -> xdlms.Conformance:
@@ -67,7 +57,7 @@ def _initiate_request(spec: dict[str, Any]) -> xdlms.InitiateRequest:
     return xdlms.InitiateRequest(
         proposed_conformance=_conformance(spec["conformance"]),
         client_max_receive_pdu_size=spec["max_pdu"],
-        dedicated_key=_bytes(spec.get("dedicated_key")),
+        dedicated_key=from_hex(spec.get("dedicated_key")),
     )
 
 
@@ -94,7 +84,7 @@ def _describe_content(content: Any, system_title: bytes | None, keys: dict[str, 
             "conformance": _conformance_value(content.proposed_conformance),
             "max_pdu": content.client_max_receive_pdu_size,
             "dlms_version": content.proposed_dlms_version_number,
-            "dedicated_key": _hex(content.dedicated_key),
+            "dedicated_key": to_hex(content.dedicated_key),
         }
     if isinstance(content, xdlms.InitiateResponse):
         return {
@@ -107,7 +97,7 @@ def _describe_content(content: Any, system_title: bytes | None, keys: dict[str, 
     if isinstance(content, ConfirmedServiceError):
         return {"kind": "confirmed_service_error", "service": 1, "error_type": 6, "value": int(content.error)}
     if isinstance(content, (xdlms.GlobalCipherInitiateRequest, xdlms.GlobalCipherInitiateResponse)):
-        described: dict[str, Any] = {"kind": "ciphered", "hex": _hex(content.to_bytes())}
+        described: dict[str, Any] = {"kind": "ciphered", "hex": to_hex(content.to_bytes())}
         if keys is not None and system_title is not None:
             plain = security.decrypt(
                 security_control=content.security_control,
@@ -128,17 +118,17 @@ def _context(ciphered: bool) -> int:
 
 
 def encode_aarq(request: dict[str, Any]) -> dict[str, Any]:
-    title = _bytes(request.get("calling_ap_title"))
+    title = from_hex(request.get("calling_ap_title"))
     aarq = acse.ApplicationAssociationRequest(
         ciphered=request["context"] == 3,
         system_title=title,
         authentication=None
         if request.get("mechanism") is None
         else enumerations.AuthenticationMechanism(request["mechanism"]),
-        authentication_value=_bytes(request.get("auth_value")),
+        authentication_value=from_hex(request.get("auth_value")),
         user_information=_user_information(_initiate_request(request["initiate"]), title, request.get("cipher"), True),
     )
-    return {"hex": _hex(aarq.to_bytes())}
+    return {"hex": to_hex(aarq.to_bytes())}
 
 
 def decode_aarq(request: dict[str, Any]) -> dict[str, Any]:
@@ -146,9 +136,9 @@ def decode_aarq(request: dict[str, Any]) -> dict[str, Any]:
     return {
         "apdu": {
             "context": _context(aarq.ciphered),
-            "calling_ap_title": _hex(aarq.system_title),
+            "calling_ap_title": to_hex(aarq.system_title),
             "mechanism": None if aarq.authentication is None else int(aarq.authentication),
-            "auth_value": _hex(aarq.authentication_value),
+            "auth_value": to_hex(aarq.authentication_value),
             "user_information": _describe_content(
                 aarq.user_information.content, aarq.system_title, request.get("keys")
             ),
@@ -157,7 +147,7 @@ def decode_aarq(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode_aare(request: dict[str, Any]) -> dict[str, Any]:
-    title = _bytes(request.get("responding_ap_title"))
+    title = from_hex(request.get("responding_ap_title"))
     if request.get("service_error") is not None:
         content: Any = ConfirmedServiceError(error=enumerations.InitiateError(request["service_error"]["value"]))
     else:
@@ -175,10 +165,10 @@ def encode_aare(request: dict[str, Any]) -> dict[str, Any]:
         if request.get("mechanism") is None
         else enumerations.AuthenticationMechanism(request["mechanism"]),
         system_title=title,
-        authentication_value=_bytes(request.get("auth_value")),
+        authentication_value=from_hex(request.get("auth_value")),
         user_information=_user_information(content, title, request.get("cipher"), False),
     )
-    return {"hex": _hex(aare.to_bytes())}
+    return {"hex": to_hex(aare.to_bytes())}
 
 
 def decode_aare(request: dict[str, Any]) -> dict[str, Any]:
@@ -192,9 +182,9 @@ def decode_aare(request: dict[str, Any]) -> dict[str, Any]:
             "diagnostic_source": (
                 "provider" if isinstance(diagnostic, enumerations.AcseServiceProviderDiagnostics) else "user"
             ),
-            "responding_ap_title": _hex(aare.system_title),
+            "responding_ap_title": to_hex(aare.system_title),
             "mechanism": None if aare.authentication is None else int(aare.authentication),
-            "auth_value": _hex(aare.authentication_value),
+            "auth_value": to_hex(aare.authentication_value),
             "user_information": (
                 None
                 if aare.user_information is None
@@ -206,22 +196,22 @@ def decode_aare(request: dict[str, Any]) -> dict[str, Any]:
 
 def encode_rlrq(request: dict[str, Any]) -> dict[str, Any]:
     initiate = None if request.get("initiate") is None else _initiate_request(request["initiate"])
-    title = _bytes(request.get("system_title"))
+    title = from_hex(request.get("system_title"))
     rlrq = acse.ReleaseRequest(
         reason=None if request.get("reason") is None else enumerations.ReleaseRequestReason(request["reason"]),
         user_information=_user_information(initiate, title, request.get("cipher"), True),
     )
-    return {"hex": _hex(rlrq.to_bytes())}
+    return {"hex": to_hex(rlrq.to_bytes())}
 
 
 def encode_rlre(request: dict[str, Any]) -> dict[str, Any]:
     response = None if request.get("initiate_response") is None else _initiate_response(request["initiate_response"])
-    title = _bytes(request.get("system_title"))
+    title = from_hex(request.get("system_title"))
     rlre = acse.ReleaseResponse(
         reason=None if request.get("reason") is None else enumerations.ReleaseResponseReason(request["reason"]),
         user_information=_user_information(response, title, request.get("cipher"), False),
     )
-    return {"hex": _hex(rlre.to_bytes())}
+    return {"hex": to_hex(rlre.to_bytes())}
 
 
 def _decode_release(kind: Any, request: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +223,7 @@ def _decode_release(kind: Any, request: dict[str, Any]) -> dict[str, Any]:
             "user_information": (
                 None
                 if info is None
-                else _describe_content(info.content, _bytes(request.get("system_title")), request.get("keys"))
+                else _describe_content(info.content, from_hex(request.get("system_title")), request.get("keys"))
             ),
         }
     }
@@ -254,7 +244,7 @@ def cipher(request: dict[str, Any]) -> dict[str, Any]:
         apdu = xdlms.GlobalCipherInitiateResponse(SC_AUTH_ENC, request["ic"], ciphered)
     else:
         raise ValueError(f"dlms-cosem cannot produce {protection}")
-    return {"hex": _hex(apdu.to_bytes())}
+    return {"hex": to_hex(apdu.to_bytes())}
 
 
 def decipher(request: dict[str, Any]) -> dict[str, Any]:
@@ -274,7 +264,7 @@ def decipher(request: dict[str, Any]) -> dict[str, Any]:
         auth_key=bytes.fromhex(request["ak"]),
         cipher_text=apdu.ciphered_text,
     )
-    return {"plain": _hex(plain), "ic": apdu.invocation_counter, "sc": apdu.security_control.to_bytes()[0]}
+    return {"plain": to_hex(plain), "ic": apdu.invocation_counter, "sc": apdu.security_control.to_bytes()[0]}
 
 
 def hls_gmac(request: dict[str, Any]) -> dict[str, Any]:
@@ -287,7 +277,7 @@ def hls_gmac(request: dict[str, Any]) -> dict[str, Any]:
         auth_key=bytes.fromhex(request["ak"]),
         challenge=bytes.fromhex(request["challenge"]),
     )
-    return {"hex": _hex(control.to_bytes() + request["ic"].to_bytes(4, "big") + tag)}
+    return {"hex": to_hex(control.to_bytes() + request["ic"].to_bytes(4, "big") + tag)}
 
 
 OPERATIONS = {
@@ -305,20 +295,5 @@ OPERATIONS = {
 }
 
 
-def main() -> None:
-    out = sys.stdout
-    sys.stdout = sys.stderr  # the library may print; only replies go to the real stdout
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        try:
-            reply = {"ok": True, **OPERATIONS[request["op"]](request)}
-        except Exception as exc:  # a peer reports every failure as data for the test to judge
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=3)}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(OPERATIONS)

@@ -22,11 +22,9 @@ raises TypeError there), so encode_aare covers plain and LLS responses only.
 
 from __future__ import annotations
 
-import json
-import sys
-import traceback
 from typing import Any
 
+from acse_security_serve import from_hex, serve, to_hex
 from gurux_dlms import GXByteBuffer, GXDLMSSettings
 from gurux_dlms._GXAPDU import _GXAPDU
 from gurux_dlms.AesGcmParameter import AesGcmParameter
@@ -37,14 +35,6 @@ from gurux_dlms.GXDLMSConfirmedServiceError import GXDLMSConfirmedServiceError
 from gurux_dlms.GXDLMSException import GXDLMSException
 from gurux_dlms.GXSecure import GXSecure
 from gurux_dlms.secure import GXDLMSSecureClient
-
-
-def _hex(value: Any) -> str | None:
-    return None if value is None else bytes(value).hex().upper()
-
-
-def _bytes(value: str | None) -> bytes | None:
-    return None if value is None else bytes.fromhex(value)
 
 
 def _mirror(value: int) -> int:
@@ -61,7 +51,7 @@ def _cipher(system_title: bytes, request: dict[str, Any]) -> GXCiphering:
 
 def encode_aarq(request: dict[str, Any]) -> dict[str, Any]:
     mechanism = request.get("mechanism") or Authentication.NONE
-    password = _bytes(request["auth_value"]) if mechanism == Authentication.LOW else None
+    password = from_hex(request["auth_value"]) if mechanism == Authentication.LOW else None
     client = GXDLMSSecureClient(True, 16, 1, mechanism, password, InterfaceType.PDU)
     cipher = client.settings.cipher
     if request.get("calling_ap_title"):
@@ -78,7 +68,7 @@ def encode_aarq(request: dict[str, Any]) -> dict[str, Any]:
     if mechanism > Authentication.LOW:
         client.settings.useCustomChallenge = True
         client.settings.ctoSChallenge = bytes.fromhex(request["auth_value"])
-    return {"hex": _hex(client.aarqRequest()[0])}
+    return {"hex": to_hex(client.aarqRequest()[0])}
 
 
 def decode_aarq(request: dict[str, Any]) -> dict[str, Any]:
@@ -93,15 +83,15 @@ def decode_aarq(request: dict[str, Any]) -> dict[str, Any]:
         "diagnostic": int(diagnostic),
         "apdu": {
             "context": 3 if settings.cipher.security else 1,
-            "calling_ap_title": _hex(settings.sourceSystemTitle) if settings.sourceSystemTitle else None,
+            "calling_ap_title": to_hex(settings.sourceSystemTitle) if settings.sourceSystemTitle else None,
             "mechanism": mechanism or None,
-            "auth_value": _hex(auth_value) if auth_value else None,
+            "auth_value": to_hex(auth_value) if auth_value else None,
             "security": int(settings.cipher.security),
             "initiate": {
                 "conformance": _mirror(int(settings.negotiatedConformance)),
                 "max_pdu": settings.maxPduSize,
                 "dlms_version": settings.dlmsVersion,
-                "dedicated_key": _hex(settings.cipher.dedicatedKey) if settings.cipher.dedicatedKey else None,
+                "dedicated_key": to_hex(settings.cipher.dedicatedKey) if settings.cipher.dedicatedKey else None,
             },
         },
     }
@@ -116,7 +106,7 @@ def encode_aare(request: dict[str, Any]) -> dict[str, Any]:
     settings.maxPduSize = response["max_pdu"]
     data = GXByteBuffer()
     _GXAPDU.generateAARE(settings, data, request["result"], request["diagnostic"], None, None, None)
-    return {"hex": _hex(data.array())}
+    return {"hex": to_hex(data.array())}
 
 
 def decode_aare(request: dict[str, Any]) -> dict[str, Any]:
@@ -140,9 +130,9 @@ def decode_aare(request: dict[str, Any]) -> dict[str, Any]:
         }
         return {"apdu": apdu}
     apdu.update(
-        responding_ap_title=_hex(settings.sourceSystemTitle) if settings.sourceSystemTitle else None,
+        responding_ap_title=to_hex(settings.sourceSystemTitle) if settings.sourceSystemTitle else None,
         mechanism=int(settings.authentication) or None,
-        auth_value=_hex(settings.stoCChallenge) if settings.stoCChallenge else None,
+        auth_value=to_hex(settings.stoCChallenge) if settings.stoCChallenge else None,
         security=int(settings.cipher.security),
         initiate_response={
             "conformance": _mirror(int(settings.negotiatedConformance)),
@@ -162,7 +152,7 @@ def cipher(request: dict[str, Any]) -> dict[str, Any]:
     )
     parameter.security = request["security"]
     parameter.invocationCounter = request["ic"]
-    return {"hex": _hex(GXDLMSChippering.encryptAesGcm(parameter, bytes.fromhex(request["plain"])))}
+    return {"hex": to_hex(GXDLMSChippering.encryptAesGcm(parameter, bytes.fromhex(request["plain"])))}
 
 
 def decipher(request: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +163,7 @@ def decipher(request: dict[str, Any]) -> dict[str, Any]:
     )
     parameter.settings = settings
     plain = GXDLMSChippering.decryptAesGcm(settings, parameter, GXByteBuffer(bytes.fromhex(request["hex"])))
-    return {"plain": _hex(plain), "ic": parameter.invocationCounter, "sc": int(parameter.security)}
+    return {"plain": to_hex(plain), "ic": parameter.invocationCounter, "sc": int(parameter.security)}
 
 
 def hls_gmac(request: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +172,7 @@ def hls_gmac(request: dict[str, Any]) -> dict[str, Any]:
     title = bytes.fromhex(request["system_title"])
     cipher = _cipher(title, request)
     tag = GXSecure.secure(settings, cipher, request["ic"], bytes.fromhex(request["challenge"]), title)
-    return {"hex": _hex(tag)}
+    return {"hex": to_hex(tag)}
 
 
 OPERATIONS = {
@@ -196,20 +186,5 @@ OPERATIONS = {
 }
 
 
-def main() -> None:
-    out = sys.stdout
-    sys.stdout = sys.stderr  # Gurux prints diagnostics; only replies go to the real stdout
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        try:
-            reply = {"ok": True, **OPERATIONS[request["op"]](request)}
-        except Exception as exc:  # a peer reports every failure as data for the test to judge
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=3)}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(OPERATIONS)
