@@ -101,15 +101,16 @@ class Step:
     den: int
     base: tuple[int, ...]
     cap_paise: int | None
-    with_free_units: bool  # subsidy %: its energy base is net of the free-units waiver
+    is_subsidy: bool  # the percentage subsidy (capped monthly; not applied to ToD lines)
     rate: Decimal
 
 
 class SourceStep(NamedTuple):
     """A ``Step`` resolved for one source (energy side, fixed, minimum, penalty), as plain fields.
 
-    base = (the source's amount if ``has_root``) + the values of the earlier steps at ``prev``
-    (+ the free-units waiver if ``with_free_units``); value = ``sign × min(round(base·num2/2 / den), cap)``.
+    base = (the source's amount, net of free units, if ``has_root``) + the values of the earlier steps
+    at ``prev``; value = ``sign × min(round(base·num2/2 / den), cap)``. ``is_subsidy`` marks the
+    percentage subsidy.
     """
 
     component: str
@@ -121,7 +122,7 @@ class SourceStep(NamedTuple):
     has_root: bool
     prev: tuple[int, ...]
     cap_paise: int | None
-    with_free_units: bool
+    is_subsidy: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,14 +288,14 @@ def _steps_for(steps: list[Step], root: int, *, subsidy: bool) -> tuple[SourceSt
     chosen: list[Step] = []
     resolved: list[SourceStep] = []
     for step in steps:
-        if step.with_free_units and not subsidy:
+        if step.is_subsidy and not subsidy:
             continue
         prev = tuple(i for i, earlier in enumerate(chosen) if earlier.group in step.base)
         has_root = root in step.base
         if has_root or prev:
             chosen.append(step)
             resolved.append(SourceStep(step.component, step.rate, step.sign, 2 * step.num, step.den, 2 * step.den,
-                                       has_root, prev, step.cap_paise, step.with_free_units))
+                                       has_root, prev, step.cap_paise, step.is_subsidy))
     return tuple(resolved)
 
 
@@ -304,6 +305,11 @@ def compile_tariff(spec: TariffSpec) -> CompiledTariff:
     regimes = _regimes(spec, places)
     _check_regimes(regimes)
     zones = _zones(spec.tod) if spec.tod is not None else {}
+    cheapest = min(rates)
+    for zone in zones.values():
+        if not zone.is_multiplier and zone.rate + cheapest < 0:
+            raise fail("tod", f"zone '{zone.name}' takes off ₹{-zone.rate}/kWh, more than the cheapest energy rate "
+                       f"₹{cheapest}/kWh: a ToD rebate must not make energy negative")
     steps = _steps(spec)
     free = spec.subsidy.free_units if spec.subsidy is not None else None
     g = GROUP_INDEX

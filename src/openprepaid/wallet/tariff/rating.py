@@ -53,20 +53,19 @@ def _percent(step: SourceStep, base: int) -> int:
 def chain(steps: tuple[SourceStep, ...], amount: int, free: int = 0, *, local: bool = False) -> list[int]:
     """Values of a source's percentage ``steps`` when the source's own amount is ``amount`` paise.
 
-    ``free`` is the (negative) free-units waiver, netted from a subsidy's energy base; ``local``
-    (the ToD part of an interval or month) skips subsidies, whose monthly cap only the
-    month-to-date energy side can honour.
+    ``free`` is the (negative) free-units waiver: free units are free of percentages too, so it is
+    netted from the energy base of every step. ``local`` (the ToD part of an interval or month)
+    skips subsidies, whose monthly cap only the month-to-date energy side can honour.
     """
     values: list[int] = []
+    root = amount + free
     for step in steps:
-        if local and step.with_free_units:
+        if local and step.is_subsidy:
             values.append(0)
             continue
-        base = amount if step.has_root else 0
+        base = root if step.has_root else 0
         for i in step.prev:
             base += values[i]
-        if step.with_free_units:
-            base += free
         values.append(_percent(step, base))
     return values
 
@@ -214,21 +213,21 @@ def _energy_side_lines(c: CompiledTariff, lines: list[ChargeLine], *, before: in
     values_after: list[int] = []
     values_before: list[int] = []
     values_tod: list[int] = []
+    net_after = total_after + free_after  # free units are free of percentages too
+    net_before = total_before + free_before
     for step in c.energy_steps:
         if step.has_root:
-            a, b, t = total_after, total_before, tod_paise
+            a, b, t = net_after, net_before, tod_paise
         else:
             a = b = t = 0
         for i in step.prev:
             a += values_after[i]
             b += values_before[i]
             t += values_tod[i]
-        if step.with_free_units:
+        if step.is_subsidy:
             if free_line is not None:
                 lines.append(free_line)
                 free_line = None
-            a += free_after
-            b += free_before
             t = 0
         if step.cap_paise is None and a >= 0 and b >= 0:  # the usual case, inlined
             num2, den, den2, sign = step.num2, step.den, step.den2, step.sign
