@@ -1,4 +1,4 @@
-"""HDLC frame fields (IEC 62056-46 6.4.3) and SNRM/UA parameters: encoding rules and every decode failure."""
+"""HDLC frame fields (IEC 62056-46) and SNRM/UA parameters: encoding rules and every decode failure."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def refresh_checks(frame_body: bytearray, header_length: int | None) -> bytes:
     return bytes(frame_body)
 
 
-# --- control field (IEC 62056-46 6.4.3.3, table of command and response frames) -------------------
+# --- control field (IEC 62056-46, table of command and response frames) -------------------------
 
 
 @pytest.mark.parametrize(
@@ -200,7 +200,7 @@ def test_undefined_control_field_after_good_checks() -> None:
         decode_frame(refresh_checks(frame_body, None))
 
 
-# --- SNRM/UA parameters (IEC 62056-46 6.4.4.4.3.2) ----------------------------------------------
+# --- SNRM/UA parameters (IEC 62056-46, HDLC parameter negotiation) -------------------------------
 
 
 def test_empty_field_means_defaults_and_defaults_encode_to_nothing() -> None:

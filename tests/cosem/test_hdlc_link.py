@@ -1,4 +1,4 @@
-"""The HDLC link (IEC 62056-46 6.4.4), both roles: published exchanges replayed byte for byte,
+"""The HDLC link (IEC 62056-46, normal response mode), both roles: published exchanges replayed byte for byte,
 segmentation and reassembly under any chunking, and the failure paths."""
 
 from __future__ import annotations

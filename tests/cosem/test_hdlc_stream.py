@@ -1,4 +1,4 @@
-"""Finding HDLC frames in a byte stream (IEC 62056-46 6.4.2): read by length, flags inside frames,
+"""Finding HDLC frames in a byte stream (IEC 62056-46): read by length, flags inside frames,
 shared flags, garbage and resynchronisation, damaged frames reported, any chunking."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The HDLC client link: the primary station of IEC 62056-46 (6.4.4), sans-IO.
+"""The HDLC client link: the primary station of IEC 62056-46 (HDLC MAC sub-layer, NRM), sans-IO.
 
-The client opens the link with SNRM (proposing parameters, 6.4.4.4.3.2), sends each APDU as
+The client opens the link with SNRM (proposing parameters, see ``hdlc_parameters``), sends each APDU as
 I-frames with P=1 on the last frame of every window, and polls with RR (P=1) for the next segment
 of a segmented response. Every poll starts the response timer; when it runs out the client sends
 the unacknowledged I-frames again (or polls again) up to ``max_retries`` times, then reports
@@ -20,7 +20,6 @@ from openprepaid.cosem.hdlc_link import (
     DEFAULT_MAX_APDU_LENGTH,
     Connected,
     DisconnectCause,
-    Disconnected,
     HdlcLink,
     LinkInput,
     LinkState,
@@ -85,11 +84,8 @@ class HdlcClientLink(HdlcLink):
         return self._retries > self.max_retries
 
     def _lost(self, cause: DisconnectCause) -> LinkState:
-        self._emit(Disconnected(cause))
-        self._timer_at = None
         self._awaiting_reply = False
-        self._reset_sequences()
-        return LinkState.DISCONNECTED
+        return self._drop(cause)
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -143,9 +139,6 @@ class HdlcClientLink(HdlcLink):
         self._transmit(FrameKind.DISC)
         self._poll_sent(trigger.now)
         return LinkState.DISCONNECTING
-
-    def _stay(self, trigger: Trigger) -> LinkState:
-        return self._state
 
     def _on_idle_timeout(self, trigger: Trigger) -> LinkState:
         if not self._awaiting_reply:

@@ -1,6 +1,6 @@
 """HDLC frames of IEC 62056-46 (DLMS/COSEM data link layer): format type 3, addresses, control, HCS/FCS.
 
-One frame on the wire (clause 6.4 of IEC 62056-46, Green Book 8.4.2)::
+One frame on the wire (IEC 62056-46 MAC sub-layer; the Green Book's "HDLC frame format type 3")::
 
     7E | A0+S+length(11 bits) | destination address | source address | control | HCS | info | FCS | 7E
 
@@ -57,7 +57,7 @@ def fcs16_bytes(data: bytes | bytearray | memoryview) -> bytes:
 
 
 class FrameKind(enum.Enum):
-    """The frame types DLMS/COSEM uses (IEC 62056-46 6.4.3.3)."""
+    """The frame types DLMS/COSEM uses (IEC 62056-46, control field: commands and responses)."""
 
     I = "I"  # noqa: E741 - the standard's name for an information frame
     RR = "RR"

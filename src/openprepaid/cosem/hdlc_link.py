@@ -1,4 +1,4 @@
-"""The HDLC link (IEC 62056-46 clause 6.4.4, normal response mode), sans-IO: what both roles share.
+"""The HDLC link (IEC 62056-46 MAC sub-layer, normal response mode), sans-IO: what both roles share.
 
 ``HdlcClientLink`` (primary station, ``hdlc_client``) and ``HdlcServerLink`` (secondary station,
 the meter, ``hdlc_server``) are driven the same way::
@@ -303,6 +303,16 @@ class HdlcLink:
 
     def _send_supervisory(self, kind: FrameKind = FrameKind.RR) -> None:
         self._transmit(kind, nr=self._vr)
+
+    def _stay(self, trigger: Trigger) -> LinkState:
+        return self._state
+
+    def _drop(self, cause: DisconnectCause) -> LinkState:
+        """The link is down: report why and forget its sequence state."""
+        self._emit(Disconnected(cause))
+        self._reset_sequences()
+        self._timer_at = None
+        return LinkState.DISCONNECTED
 
     def _fail(self, reason: str) -> LinkState:
         self._emit(LinkFailed(reason))

@@ -1,4 +1,4 @@
-"""HDLC parameter negotiation in SNRM/UA (IEC 62056-46 6.4.4.4.3.2, Green Book 8.4.5.3.2).
+"""HDLC parameter negotiation in SNRM/UA (IEC 62056-46; the Green Book's "HDLC parameter negotiation").
 
 The information field of SNRM and UA is ``81 80 <group length>`` followed by parameters
 ``<id> <length> <value>`` (value big-endian, 1..4 bytes):

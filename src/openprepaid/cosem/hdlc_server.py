@@ -1,4 +1,4 @@
-"""The HDLC server link: the secondary station (the meter) of IEC 62056-46 (6.4.4), sans-IO.
+"""The HDLC server link: the secondary station (the meter) of IEC 62056-46 (MAC sub-layer, NRM), sans-IO.
 
 In normal disconnected mode the server answers SNRM with UA carrying the negotiated parameters
 (its capabilities limited by the client's proposal) and every other command with DM. Connected,
@@ -7,7 +7,7 @@ unacknowledged I-frames (the client's N(R) shows they were lost), RR for a recei
 next window of queued response segments, nothing yet when a complete request has just arrived
 (state POLLED: ``send_apdu`` answers), or RR. DISC is answered with UA. A frame that acknowledges
 I-frames never sent, or that is longer than negotiated, puts the server in the FRMR condition
-(ISO/IEC 13239 5.5.3.4.3): every poll gets FRMR until SNRM or DISC. Frames from another client
+(ISO/IEC 13239 frame reject): every poll gets FRMR until SNRM or DISC. Frames from another client
 while connected are ignored. ``inactivity_timeout_s`` without a valid frame drops the link.
 
 The server answers with the address the client used (1, 2 or 4 bytes) as its source address, and
@@ -139,20 +139,11 @@ class HdlcServerLink(HdlcLink):
         self._transmit(FrameKind.UA)
         return self._drop(DisconnectCause.REMOTE)
 
-    def _drop(self, cause: DisconnectCause) -> LinkState:
-        self._emit(Disconnected(cause))
-        self._reset_sequences()
-        self._timer_at = None
-        return LinkState.DISCONNECTED
-
     def _on_local_disconnect(self, trigger: Trigger) -> LinkState:
         return self._drop(DisconnectCause.LOCAL)
 
     def _on_inactivity(self, trigger: Trigger) -> LinkState:
         return self._drop(DisconnectCause.INACTIVITY)
-
-    def _stay(self, trigger: Trigger) -> LinkState:
-        return self._state
 
     def _on_information(self, trigger: Trigger) -> LinkState:
         frame = trigger.frame

@@ -1,4 +1,4 @@
-"""Finding HDLC frames in a byte stream (IEC 62056-46 6.4.2: flags, frame format type 3), sans-IO.
+"""Finding HDLC frames in a byte stream (IEC 62056-46: flags and frame format type 3), sans-IO.
 
 Frames are delimited by 0x7E flags but read by their 11-bit length field: a 0x7E inside a frame
 (in the length byte, the HCS, the data) is data. One flag may close a frame and open the next.
