@@ -41,6 +41,11 @@ class ApduChannel(ABC):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    @abstractmethod
+    def peer_sap(self) -> int:
+        """On a server channel, the client SAP the last APDU came from."""
+
     @abstractmethod
     async def send(self, apdu: bytes) -> None: ...
 

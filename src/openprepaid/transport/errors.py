@@ -29,3 +29,21 @@ class TransportProtocolError(TransportError):
 
 class TransportClosed(TransportNetworkError):  # noqa: N818
     """The channel was closed (by us or the peer) before the operation completed."""
+
+
+class AssociationRefusedError(TransportError):
+    """The meter refused the association (wrong credentials, unknown client, bad context)."""
+
+    retryable = False
+
+
+class RequestFailedError(TransportError):
+    """The meter answered a request with an exception-response or confirmed-service-error."""
+
+    retryable = False
+
+
+class SecurityFailedError(TransportError):
+    """Authentication or deciphering failed, or a counter was replayed: never retried blindly."""
+
+    retryable = False

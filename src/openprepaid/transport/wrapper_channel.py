@@ -33,6 +33,13 @@ class WrapperChannel(ApduChannel):
         self._learn_remote = remote_wport is None
         self._decoder = WrapperDecoder(max_apdu_length)
 
+    @property
+    def peer_sap(self) -> int:
+        """The client SAP (wPort) of the last frame received: whom a server association serves."""
+        if self.remote_wport is None:
+            raise TransportProtocolError("nothing was received yet")
+        return self.remote_wport
+
     async def send(self, apdu: bytes) -> None:
         if self.remote_wport is None:
             raise TransportProtocolError("the peer's wPort is unknown: nothing was received from it yet")
