@@ -101,7 +101,7 @@ async def meter(request):
 
 @pytest.mark.parametrize("sap", [16, 32, 48])
 async def test_read_profile_and_disconnect(meter, sap):
-    framing, port, app = meter
+    framing, port, _app = meter
     endpoint = Endpoint("127.0.0.1", port, client_sap=sap, framing=framing)
     async with await DlmsClient.connect(endpoint, SETTINGS[sap], response_timeout_s=5) as client:
         assert await client.get_value(ENERGY) == 42_000
@@ -117,7 +117,7 @@ async def test_read_profile_and_disconnect(meter, sap):
 
 
 async def test_wrong_password_is_refused(meter):
-    framing, port, _ = meter
+    framing, port, _app = meter
     settings = ClientSettings(authentication=Authentication.LOW, password=b"00000000")
     with pytest.raises(AssociationRefusedError, match="authentication_failure"):
         await DlmsClient.connect(Endpoint("127.0.0.1", port, client_sap=32, framing=framing), settings)
