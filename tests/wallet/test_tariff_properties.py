@@ -52,7 +52,7 @@ from openprepaid.wallet.tariff import (
 from tests.wallet.tariff_fixtures import spec
 
 GROUPS = ("energy", "fixed", "minimum", "penalty", "surcharge", "duty", "rebate", "subsidy")
-FAST = settings(max_examples=int(os.environ.get("TARIFF_PROPERTY_EXAMPLES", "150")), deadline=None)
+FAST = settings(max_examples=int(os.environ.get("TARIFF_PROPERTY_EXAMPLES", "100")), deadline=None)
 
 rates = st.integers(0, 2000).map(lambda n: Decimal(n).scaleb(-2))  # ₹0.00 .. ₹20.00
 percents = st.integers(0, 2000).map(lambda n: Decimal(n).scaleb(-2))  # 0 .. 20 %
