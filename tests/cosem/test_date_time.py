@@ -157,6 +157,7 @@ def test_encoding_errors() -> None:
         min_value=datetime(1980, 1, 1),
         max_value=datetime(2100, 1, 1),
         timezones=st.sampled_from([UTC, IST, timezone(timedelta(hours=-5)), ZoneInfo("Europe/Berlin")]),
+        allow_imaginary=False,
     )
 )
 def test_aware_datetimes_round_trip_to_the_hundredth(moment: datetime) -> None:

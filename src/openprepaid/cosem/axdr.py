@@ -47,9 +47,10 @@ malformed input raises ``DecodeError`` with the offset; unencodable values raise
 
 from __future__ import annotations
 
-from openprepaid.cosem.axdr_decode import data_end, decode_data, decode_data_prefix
+from openprepaid.cosem.axdr_decode import decode_data, decode_data_prefix
 from openprepaid.cosem.axdr_encode import encode_as, encode_data
 from openprepaid.cosem.axdr_length import MAX_DEPTH, decode_length, length_octets
+from openprepaid.cosem.axdr_skip import data_end
 from openprepaid.cosem.axdr_types import (
     DONT_CARE,
     ArrayOf,

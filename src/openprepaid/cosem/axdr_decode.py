@@ -86,11 +86,6 @@ def decode_data_prefix(data: bytes, offset: int = 0, *, typed: bool = False) -> 
     return _decode(data, offset, len(data), 0, typed)
 
 
-def data_end(data: bytes, offset: int = 0) -> int:
-    """The offset just after the (well-formed) Data value at ``offset``."""
-    return _decode(data, offset, len(data), 0, False)[1]
-
-
 def _decode(buf: bytes, pos: int, end: int, depth: int, typed: bool) -> tuple[Any, int]:  # noqa: PLR0911, PLR0912 - one branch per Data type
     if pos >= end:
         raise DecodeError("truncated: a Data tag is missing", pos)

@@ -78,17 +78,20 @@ class RowLayout:
 
     def decode(self, buf: bytes, pos: int, count: int, end: int) -> list[Any] | None:
         """``count`` rows at ``pos`` (before ``end``), or None if the bytes there do not all have this shape."""
-        size = self.size
-        stop = pos + count * size
-        if stop > end:
+        if not self.matches(buf, pos, count, end):
             return None
-        for offset, value in self.consts:
-            if buf[pos + offset : stop : size] != bytes((value,)) * count:
-                return None
-        rows = list(self.row.iter_unpack(memoryview(buf)[pos:stop]))
+        rows = list(self.row.iter_unpack(memoryview(buf)[pos : pos + count * self.size]))
         if self.scalar:
             return list(map(itemgetter(0), rows))
         return rows
+
+    def matches(self, buf: bytes, pos: int, count: int, end: int) -> bool:
+        """Whether ``count`` rows of this shape lie at ``pos`` (framing only, nothing is unpacked)."""
+        size = self.size
+        stop = pos + count * size
+        if stop > end:
+            return False
+        return all(buf[pos + offset : stop : size] == bytes((value,)) * count for offset, value in self.consts)
 
     def encode(self, rows: list[Any] | tuple[Any, ...]) -> bytearray:
         """The rows (tuples of plain values, or plain values for a scalar layout) packed with their tags."""

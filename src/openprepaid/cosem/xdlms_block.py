@@ -32,7 +32,7 @@ from openprepaid.cosem.xdlms_get import (
 from openprepaid.cosem.xdlms_set import SetRequestNormal, SetRequestWithDatablock, SetRequestWithFirstDatablock
 
 DEFAULT_MAX_RESULT_SIZE: Final = 16 * 1024 * 1024
-_GET_BLOCK_OVERHEAD: Final = 8  # tag, choice, invoke-id, last-block, block-number(4), result choice
+_GET_BLOCK_OVERHEAD: Final = 9  # tag, choice, invoke-id, last-block, block-number(4), result choice
 _SET_BLOCK_OVERHEAD: Final = 8  # tag, choice, invoke-id, last-block, block-number(4)
 _DESCRIPTOR_SIZE: Final = 9
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar, Final, Self
 
-from openprepaid.cosem.axdr_decode import data_end
 from openprepaid.cosem.axdr_length import decode_length, length_octets
+from openprepaid.cosem.axdr_skip import data_end
 from openprepaid.cosem.errors import DecodeError, EncodeError
 from openprepaid.cosem.obis import OBIS, obis_unchecked
 
@@ -182,17 +182,16 @@ class Reader:
         return self.take(self.length(what), what)
 
     def data(self) -> bytes:
-        """One whole A-XDR Data value, as its encoding."""
+        """One whole A-XDR Data value (its framing checked), as its encoding."""
         start = self.pos
-        self.pos = data_end(self.buf, start)
+        self.pos = data_end(self.buf, start, self.end)
         return self.buf[start : self.pos]
 
     def rest_as_data(self) -> bytes:
-        """The remaining octets, which must be one Data value (kept as its encoding)."""
-        if self.pos >= self.end:
-            raise DecodeError("truncated APDU: Data missing", self.pos)
-        data = self.buf[self.pos :]
-        self.pos = self.end
+        """The remaining octets, which must be exactly one Data value (kept as its encoding)."""
+        data = self.data()
+        if self.pos != self.end:
+            raise DecodeError(f"{self.end - self.pos} trailing octets after the Data value", self.pos)
         return data
 
     def done(self) -> None:
