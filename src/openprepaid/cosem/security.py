@@ -175,6 +175,20 @@ def _gcm_tag(key: bytes, iv: bytes, additional_data: bytes) -> bytes:
     return AESGCM(key).encrypt(iv, b"", additional_data)[:TAG_LENGTH]
 
 
+def _context(
+    control: SecurityControl,
+    system_title: bytes,
+    invocation_counter: int,
+    encryption_key: bytes,
+    authentication_key: bytes,
+) -> tuple[bytes, bytes, bytes]:
+    """Checked (IV, EK, SC || AK) for one ciphering operation."""
+    _check_suite0(control)
+    iv = initialization_vector(system_title, invocation_counter)
+    key = _check_key(encryption_key, "encryption key")
+    return iv, key, control.encode() + _check_key(authentication_key, "authentication key")
+
+
 def cipher(
     plaintext: bytes,
     *,
@@ -189,16 +203,12 @@ def cipher(
     ``system_title`` and ``invocation_counter`` are the sender's; the security header (SC || IC)
     is not part of the result.
     """
-    _check_suite0(security_control)
-    iv = initialization_vector(system_title, invocation_counter)
-    key = _check_key(encryption_key, "encryption key")
-    auth_key = _check_key(authentication_key, "authentication key")
-    header = security_control.encode()
+    iv, key, sc_ak = _context(security_control, system_title, invocation_counter, encryption_key, authentication_key)
     if not security_control.encrypted:
-        return plaintext + _gcm_tag(key, iv, header + auth_key + plaintext)
+        return plaintext + _gcm_tag(key, iv, sc_ak + plaintext)
     if not security_control.authenticated:
         return AESGCM(key).encrypt(iv, plaintext, None)[:-_GCM_TAG_LENGTH]
-    sealed = AESGCM(key).encrypt(iv, plaintext, header + auth_key)
+    sealed = AESGCM(key).encrypt(iv, plaintext, sc_ak)
     return sealed[:-_GCM_TAG_LENGTH] + sealed[-_GCM_TAG_LENGTH:][:TAG_LENGTH]
 
 
@@ -216,10 +226,7 @@ def decipher(
     ``system_title`` and ``invocation_counter`` are the sender's. Encrypted-only information has no
     tag, so it cannot be authenticated (that is what the security control asked for).
     """
-    _check_suite0(security_control)
-    iv = initialization_vector(system_title, invocation_counter)
-    key = _check_key(encryption_key, "encryption key")
-    auth_key = _check_key(authentication_key, "authentication key")
+    iv, key, sc_ak = _context(security_control, system_title, invocation_counter, encryption_key, authentication_key)
     if not security_control.authenticated:
         counter_block = iv + (2).to_bytes(4, "big")  # GCM encrypts from inc32(IV || 0^31 || 1)
         decryptor = Cipher(algorithms.AES(key), modes.CTR(counter_block)).decryptor()
@@ -227,13 +234,12 @@ def decipher(
     if len(information) < TAG_LENGTH:
         raise SecurityError(f"protected information of {len(information)} octets has no room for a tag")
     body, tag = information[:-TAG_LENGTH], information[-TAG_LENGTH:]
-    header = security_control.encode()
     if not security_control.encrypted:
-        if not hmac.compare_digest(_gcm_tag(key, iv, header + auth_key + body), tag):
+        if not hmac.compare_digest(_gcm_tag(key, iv, sc_ak + body), tag):
             raise SecurityError("authentication tag does not verify (wrong key, system title or counter, or tampered)")
         return body
     decryptor = Cipher(algorithms.AES(key), modes.GCM(iv, tag, min_tag_length=TAG_LENGTH)).decryptor()
-    decryptor.authenticate_additional_data(header + auth_key)
+    decryptor.authenticate_additional_data(sc_ak)
     try:
         return decryptor.update(body) + decryptor.finalize()
     except InvalidTag:
@@ -254,11 +260,8 @@ def gmac(
     """T = GMAC(SC || AK || data): the 12-octet tag of authenticated-only protection."""
     if security_control.encrypted or not security_control.authenticated:
         raise SecurityError("GMAC needs an authentication-only security control")
-    _check_suite0(security_control)
-    iv = initialization_vector(system_title, invocation_counter)
-    key = _check_key(encryption_key, "encryption key")
-    auth_key = _check_key(authentication_key, "authentication key")
-    return _gcm_tag(key, iv, security_control.encode() + auth_key + data)
+    iv, key, sc_ak = _context(security_control, system_title, invocation_counter, encryption_key, authentication_key)
+    return _gcm_tag(key, iv, sc_ak + data)
 
 
 def _check_challenge(challenge: bytes) -> None:
