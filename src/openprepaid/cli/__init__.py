@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from openprepaid import __version__
-from openprepaid.cli import db, demo, tariff
+from openprepaid.cli import db, demo, dlms, tariff
 from openprepaid.cli.context import build_context
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(tariff.app, name="tariff")
+app.add_typer(dlms.app, name="dlms")
 app.command()(demo.demo)
 
 
