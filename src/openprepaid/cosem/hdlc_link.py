@@ -225,9 +225,16 @@ class HdlcLink:
         return self.data_to_send()
 
     def send_apdu(self, apdu: bytes, now: float, *, expect_reply: bool = True) -> bytes:
-        """Queue an APDU (the LLC header is added here); returns the bytes to send now."""
+        """Queue an APDU (the LLC header is added here); returns the bytes to send now.
+
+        EncodeError for an APDU over ``max_apdu_length``; ProtocolError, with the state unchanged,
+        when the segments still queued (a server nobody polls) hold more than two such APDUs.
+        """
         if len(apdu) > self.max_apdu_length:
             raise EncodeError(f"APDU of {len(apdu)} bytes exceeds the bound {self.max_apdu_length}")
+        queued = sum(len(info) for info, _ in self._tx_queue)
+        if queued + len(apdu) > 2 * (self.max_apdu_length + len(self.LLC_OUT)):
+            raise ProtocolError(f"send queue full: {queued} bytes wait for the peer's polls")
         self._dispatch(LinkInput.SEND_APDU, Trigger(now, apdu=bytes(apdu), expect_reply=expect_reply))
         return self.data_to_send()
 
