@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -192,3 +193,17 @@ def test_unreadable_file(tmp_path: Path):
 
 def test_document_digest_is_sha256_of_the_text():
     assert document_sha256("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_the_format_documents_snippets_are_valid():
+    """docs/tariff-format.md's YAML snippets, put together, make valid tariffs (the docs cannot drift)."""
+    text = (EXAMPLES.parents[1] / "docs" / "tariff-format.md").read_text(encoding="utf-8")
+    snippets = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    header = yaml.safe_load(BASE)
+    del header["energy"]
+    extras = {k: v for snippet in snippets[2:] for k, v in snippet.items()}
+    for energy in (snippets[0], snippets[1]):
+        document = {**header, **energy, **extras}
+        document = yaml.safe_dump(document)
+        tariff = parse_tariff(document)
+        assert tariff.tod is not None and tariff.subsidy is not None and tariff.overdrawl is not None
