@@ -10,13 +10,14 @@ import argparse
 import json
 import random
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from openprepaid.wallet.tariff import rate_interval
 from openprepaid.wallet.tariff_document import load_tariff
 
 ROOT = Path(__file__).resolve().parents[1]
+IST = timezone(timedelta(hours=5, minutes=30))
 DEFAULT_TARIFF = ROOT / "examples" / "tariffs" / "demo-slab-tod-duty-rebate.yaml"
 
 
@@ -28,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     spec = load_tariff(args.tariff)
     rng = random.Random(42)
-    start = datetime(2024, 5, 1)
+    start = datetime(2024, 5, 1, tzinfo=IST)  # local wall-clock times in the utility zone
     ends = [start + timedelta(minutes=15 * (i + 1)) for i in range(96 * args.days)]
     # 0-400 Wh per 15 minutes (up to 1.6 kW average): about 300 kWh a month per meter
     meters = [[rng.randint(0, 400) for _ in ends] for _ in range(args.meters)]
