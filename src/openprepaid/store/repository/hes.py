@@ -148,6 +148,9 @@ def cache_meter_type_scalers(session: Session, meter_type_id: int, profile: str,
 @dataclass(frozen=True, slots=True)
 class CollectionFactsRow:
     meter_id: int
+    utility_id: int
+    meter_type_code: str
+    firmware: str
     first_seen_at: datetime | None
     last_seen_at: datetime | None
     last_block_end_at: datetime | None
@@ -165,12 +168,18 @@ def collection_facts(session: Session, meter_ids: Sequence[int]) -> list[Collect
         billing = _max_by_meter(session, BillingReading.meter_id, BillingReading.billing_at, chunk)
         outage = _max_by_meter(session, Outage.meter_id, Outage.ended_at, chunk)
         meters = session.execute(
-            select(Meter.id, Meter.first_seen_at, Meter.last_seen_at).where(Meter.id.in_(chunk)).order_by(Meter.id)
+            select(Meter.id, Meter.utility_id, MeterType.code, Meter.firmware, Meter.first_seen_at, Meter.last_seen_at)
+            .join(MeterType, MeterType.id == Meter.meter_type_id)
+            .where(Meter.id.in_(chunk))
+            .order_by(Meter.id)
         )
-        for meter_id, first_seen, last_seen in meters:
+        for meter_id, utility_id, type_code, firmware, first_seen, last_seen in meters:
             rows.append(
                 CollectionFactsRow(
                     meter_id,
+                    utility_id,
+                    type_code,
+                    firmware or "",
                     first_seen,
                     last_seen,
                     block.get(meter_id),
@@ -248,3 +257,23 @@ def close_outage(session: Session, outage: Outage, ended_at: datetime) -> None:
 def outages_of(session: Session, meter_id: int) -> list[Outage]:
     statement = select(Outage).where(Outage.meter_id == meter_id).order_by(Outage.started_at, Outage.id)
     return list(session.execute(statement).scalars())
+
+
+# --- identification --------------------------------------------------------------------------------
+
+
+def meter_id_by_identity(session: Session, system_title: bytes | None, device_id: str | None) -> int | None:
+    """A meter by its system title, else by a device id that is its serial (optionally after the
+    three-letter manufacturer code, as in a logical device name); None unless exactly one matches."""
+    if system_title:
+        found = session.execute(select(Meter.id).where(Meter.system_title == system_title)).scalar_one_or_none()
+        if found is not None:
+            return int(found)
+    if not device_id:
+        return None
+    device_id = device_id.strip()
+    candidates = set(session.execute(select(Meter.id).where(Meter.serial == device_id)).scalars())
+    if len(device_id) > 3:
+        by_name = select(Meter.id).where(Meter.manufacturer_code == device_id[:3], Meter.serial == device_id[3:])
+        candidates.update(session.execute(by_name).scalars())
+    return int(candidates.pop()) if len(candidates) == 1 else None

@@ -1,0 +1,307 @@
+"""What one collection session does with a meter: read, scale, store by natural key, publish.
+
+Jobs (``collection_policy.CollectionJob``) run in session order: name plate at first contact (the
+serial must match the registry: a different meter at that address stops the session), clock check,
+block load by range from the last stored interval (a gap after an outage or a silence is read in
+bounded spans and backfilled exactly once: rows are keyed by (meter, interval end) and only newer
+ones are kept), event logs since the newest stored entry of each log (power events also open and
+close outages), daily and billing profiles from their newest stored snapshot, instantaneous values.
+Scalers are read once per meter type and cached in ``meter_type.scalers`` (domain.md §4).
+
+Each span is committed (one unit of work) and published on the bus as it arrives, so a dropped
+connection loses nothing already read. A job that fails with a session-level fault (timeout,
+network, protocol) ends the session; a job-level fault (object missing, bad data) skips that job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from openprepaid.bus import subjects
+from openprepaid.bus.base import Bus
+from openprepaid.hes import outage_tracker, profile_mapping
+from openprepaid.hes.clock import Clock
+from openprepaid.hes.collection_policy import JOB_ORDER, CollectionJob
+from openprepaid.hes.database import Database
+from openprepaid.hes.metrics import HesMetrics
+from openprepaid.hes.retry import HesError, MeterIdentityError, describe
+from openprepaid.hes.session import EVENT_LOGS, MeterSession, MeterTarget, NamePlate, ProfileKind
+from openprepaid.store.repository import hes as hes_repo
+from openprepaid.store.repository import reading as reading_repo
+
+log = logging.getLogger(__name__)
+
+OUTAGE_SUBJECT = "op.events.outage"  # + ".<meter_id>"
+ClockSyncRequester = Callable[[int, float], Awaitable[None]]
+
+
+@dataclass
+class CollectionReport:
+    meter_id: int
+    started_at: datetime
+    completed: list[CollectionJob] = field(default_factory=list)
+    failed: dict[CollectionJob, str] = field(default_factory=dict)
+    stored: dict[str, int] = field(default_factory=dict)
+    name_plate: NamePlate | None = None
+    last_block_end_at: datetime | None = None
+    last_daily_at: datetime | None = None
+    last_billing_at: datetime | None = None
+    clock_drift_s: float | None = None
+    clock_sync_requested: bool = False
+
+    def add_stored(self, what: str, count: int) -> None:
+        self.stored[what] = self.stored.get(what, 0) + count
+
+
+def spans(start: datetime, end: datetime, step: timedelta) -> Iterator[tuple[datetime, datetime]]:
+    """[start, end] cut into consecutive closed ranges of at most ``step`` (at least one range)."""
+    cursor = start
+    while True:
+        upper = min(end, cursor + step)
+        yield cursor, upper
+        if upper >= end:
+            return
+        cursor = upper
+
+
+def _iso(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+
+
+class Collector:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        clock: Clock,
+        *,
+        max_backfill: timedelta = timedelta(days=45),
+        max_billing_backfill: timedelta = timedelta(days=400),
+        max_read_span: timedelta = timedelta(days=1),
+        request_clock_sync: ClockSyncRequester | None = None,
+        metrics: HesMetrics | None = None,
+    ) -> None:
+        if max_read_span <= timedelta(0) or max_backfill <= timedelta(0):
+            raise ValueError("max_read_span and max_backfill must be positive")
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+        self._max_backfill = max_backfill
+        self._max_billing_backfill = max_billing_backfill
+        self._max_read_span = max_read_span
+        self._request_clock_sync = request_clock_sync
+        self._metrics = metrics
+        self._scalers: dict[tuple[int, ProfileKind], profile_mapping.Scalers] = {}
+
+    async def collect(
+        self,
+        session: MeterSession,
+        target: MeterTarget,
+        jobs: Collection[CollectionJob],
+        *,
+        clock_drift_max_s: int = 30,
+    ) -> CollectionReport:
+        report = CollectionReport(target.meter_id, self._clock.now())
+        await self._db.run(lambda s: hes_repo.mark_seen(s, target.meter_id, report.started_at))
+        handlers: dict[CollectionJob, Callable[[], Awaitable[None]]] = {
+            CollectionJob.NAME_PLATE: lambda: self._name_plate(session, target, report),
+            CollectionJob.CLOCK_CHECK: lambda: self._clock_check(session, target, report, clock_drift_max_s),
+            CollectionJob.BLOCK_LOAD: lambda: self._block_load(session, target, report),
+            CollectionJob.EVENTS: lambda: self._events(session, target, report),
+            CollectionJob.DAILY: lambda: self._daily(session, target, report),
+            CollectionJob.BILLING: lambda: self._billing(session, target, report),
+            CollectionJob.INSTANT: lambda: self._instant(session, target, report),
+        }
+        ordered = [job for job in JOB_ORDER if job in set(jobs)]
+        for position, job in enumerate(ordered):
+            try:
+                await handlers[job]()
+            except HesError as exc:
+                report.failed[job] = describe(exc)
+                self._count(job, "failed")
+                if self._ends_session(exc):
+                    for skipped in ordered[position + 1 :]:
+                        report.failed[skipped] = "not attempted: the session ended"
+                    log.warning("meter %d: %s ended the session: %s", target.meter_id, job.value, describe(exc))
+                    break
+                log.warning("meter %d: %s failed: %s", target.meter_id, job.value, describe(exc))
+                continue
+            report.completed.append(job)
+            self._count(job, "ok")
+        return report
+
+    @staticmethod
+    def _ends_session(error: HesError) -> bool:
+        # A transport or identity fault: the association is gone or is with the wrong meter.
+        return error.retryable or isinstance(error, MeterIdentityError)
+
+    def _count(self, job: CollectionJob, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.collections.labels(job=job.value, outcome=outcome).inc()
+
+    def _stored(self, profile: str, count: int, report: CollectionReport) -> None:
+        report.add_stored(profile, count)
+        if self._metrics is not None and count:
+            self._metrics.readings_stored.labels(profile=profile).inc(count)
+
+    # --- jobs --------------------------------------------------------------------------------------
+
+    async def _name_plate(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+        plate = await session.read_name_plate()
+        if plate.serial.strip().lstrip("0") != target.serial.strip().lstrip("0"):
+            raise MeterIdentityError(f"registry says serial {target.serial!r}, the meter says {plate.serial!r}")
+        report.name_plate = plate
+        await self._db.run(lambda s: hes_repo.mark_seen(s, target.meter_id, report.started_at, firmware=plate.firmware))
+
+    async def _clock_check(
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, drift_max_s: int
+    ) -> None:
+        reading = await session.read_clock()
+        drift_s = (reading.meter_time_at - reading.read_at).total_seconds()
+        report.clock_drift_s = drift_s
+        if abs(drift_s) > drift_max_s and self._request_clock_sync is not None:
+            await self._request_clock_sync(target.meter_id, drift_s)
+            report.clock_sync_requested = True
+
+    async def _scalers_for(
+        self, session: MeterSession, target: MeterTarget, profile: ProfileKind
+    ) -> profile_mapping.Scalers:
+        key = (target.meter_type_id, profile)
+        if key in self._scalers:
+            return self._scalers[key]
+        cached = await self._db.run(lambda s: hes_repo.meter_type_scalers(s, target.meter_type_id))
+        if profile.value in cached:
+            scalers = profile_mapping.scalers_from_json(cached[profile.value])
+        else:
+            scalers = dict(await session.read_scalers(profile))
+            as_json = profile_mapping.scalers_to_json(scalers)
+            await self._db.run(
+                lambda s: hes_repo.cache_meter_type_scalers(s, target.meter_type_id, profile.value, as_json)
+            )
+        self._scalers[key] = scalers
+        return scalers
+
+    async def _block_load(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+        scalers = await self._scalers_for(session, target, ProfileKind.BLOCK_LOAD)
+        last = await self._db.run(lambda s: reading_repo.last_block_interval_end(s, target.meter_id))
+        now = self._clock.now()
+        period = timedelta(seconds=target.capture_period_s)
+        # Selective access is by the clock column: with start stamps the last row's clock is end - period.
+        shift = period if target.block_stamp == "start" else timedelta(0)
+        start = now - self._max_backfill if last is None else last - shift
+        report.last_block_end_at = last
+        for from_at, to_at in spans(start, now, self._max_read_span):
+            capture = await session.read_block_load(from_at, to_at)
+            rows = profile_mapping.block_rows(
+                capture,
+                scalers,
+                meter_id=target.meter_id,
+                capture_period_s=target.capture_period_s,
+                stamp=target.block_stamp,
+                received_at=self._clock.now(),
+            )
+            rows = [row for row in rows if last is None or row["interval_end_at"] > last]
+            if not rows:
+                continue
+            count = await self._db.run(partial(reading_repo.store_block_readings, rows=rows))
+            self._stored("block_load", count, report)
+            newest = max(row["interval_end_at"] for row in rows)
+            report.last_block_end_at = newest if last is None else max(last, newest)
+            last = report.last_block_end_at
+            await self._publish_rows(subjects.BLOCK_READINGS, target.meter_id, "interval_end_at", rows)
+
+    async def _events(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+        for event_log in EVENT_LOGS:
+            since = await self._db.run(partial(hes_repo.last_event_at, meter_id=target.meter_id, log=event_log))
+            capture = await session.read_events(event_log, since)
+            rows = profile_mapping.event_rows(
+                capture, meter_id=target.meter_id, log=event_log, source="log", received_at=self._clock.now()
+            )
+            rows = [row for row in rows if since is None or row["occurred_at"] >= since]
+            if rows:
+                count, changes = await self._db.run(partial(store_events_and_outages, rows=rows, source="log"))
+                self._stored("events", count, report)
+                await publish_events(self._bus, target.meter_id, rows, changes)
+
+    async def _daily(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+        scalers = await self._scalers_for(session, target, ProfileKind.DAILY)
+        last = await self._db.run(lambda s: hes_repo.last_daily_at(s, target.meter_id))
+        now = self._clock.now()
+        capture = await session.read_daily(now - self._max_backfill if last is None else last, now)
+        rows = profile_mapping.daily_rows(capture, scalers, meter_id=target.meter_id, received_at=self._clock.now())
+        rows = [row for row in rows if last is None or row["captured_at"] > last]
+        report.last_daily_at = max([row["captured_at"] for row in rows], default=last)
+        if rows:
+            count = await self._db.run(lambda s: reading_repo.store_daily_readings(s, rows))
+            self._stored("daily", count, report)
+            await self._publish_rows(subjects.DAILY_READINGS, target.meter_id, "captured_at", rows)
+
+    async def _billing(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+        scalers = await self._scalers_for(session, target, ProfileKind.BILLING)
+        last = await self._db.run(lambda s: hes_repo.last_billing_at(s, target.meter_id))
+        now = self._clock.now()
+        capture = await session.read_billing(now - self._max_billing_backfill if last is None else last, now)
+        rows = profile_mapping.billing_rows(capture, scalers, meter_id=target.meter_id, received_at=self._clock.now())
+        rows = [row for row in rows if last is None or row["billing_at"] > last]
+        report.last_billing_at = max([row["billing_at"] for row in rows], default=last)
+        if rows:
+            count = await self._db.run(lambda s: reading_repo.store_billing_readings(s, rows))
+            self._stored("billing", count, report)
+            await self._publish_rows(subjects.BILLING_READINGS, target.meter_id, "billing_at", rows)
+
+    async def _instant(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+        scalers = await self._scalers_for(session, target, ProfileKind.INSTANT)
+        capture = await session.read_instant()
+        rows = profile_mapping.instant_rows(capture, scalers, meter_id=target.meter_id, received_at=self._clock.now())
+        if rows:
+            count = await self._db.run(lambda s: reading_repo.store_instant_readings(s, rows))
+            self._stored("instant", count, report)
+            await self._publish_rows(subjects.INSTANT_READINGS, target.meter_id, "captured_at", rows)
+
+    async def _publish_rows(self, subject: str, meter_id: int, key: str, rows: Sequence[dict[str, Any]]) -> None:
+        first, last = rows[0][key].isoformat(), rows[-1][key].isoformat()
+        payload = {"meter_id": meter_id, "rows": [_iso(row) for row in rows]}
+        await self._bus.publish_json(
+            subjects.for_meter(subject, meter_id), payload, msg_id=f"{subject}:{meter_id}:{first}:{last}:{len(rows)}"
+        )
+
+
+def store_events_and_outages(
+    session: Session, rows: Sequence[dict[str, Any]], source: str
+) -> tuple[int, list[outage_tracker.OutageChange]]:
+    """Store events (duplicates ignored) and apply power events to outages, in time order."""
+    count = reading_repo.store_events(session, rows)
+    changes = []
+    for row in sorted(rows, key=lambda r: r["occurred_at"]):
+        if row["code"] == outage_tracker.POWER_FAIL:
+            change = outage_tracker.power_down(session, row["meter_id"], row["occurred_at"], f"event-{source}")
+        elif row["code"] == outage_tracker.POWER_RESTORE:
+            change = outage_tracker.power_up(session, row["meter_id"], row["occurred_at"])
+        else:
+            continue
+        if change is not None:
+            changes.append(change)
+    return count, changes
+
+
+async def publish_events(
+    bus: Bus, meter_id: int, rows: Sequence[dict[str, Any]], changes: Sequence[outage_tracker.OutageChange]
+) -> None:
+    """One message per event (id = its natural key, so a push and a log read publish it once)."""
+    for row in rows:
+        key = f"event:{meter_id}:{row['log']}:{row['occurred_at'].isoformat()}:{row['code']}"
+        await bus.publish_json(subjects.for_meter(subjects.METER_EVENTS, meter_id), _iso(row), msg_id=key)
+    for change in changes:
+        state = "closed" if change.ended_at is not None else "opened"
+        await bus.publish_json(
+            subjects.for_meter(OUTAGE_SUBJECT, meter_id),
+            {**change.to_json(), "state": state},
+            msg_id=f"outage:{change.outage_id}:{state}",
+        )
