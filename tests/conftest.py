@@ -14,12 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from openprepaid.store import migrate
 from openprepaid.store.engine import make_engine
+
+# Property tests share two cores with the database servers in CI: no per-example deadline, and no
+# failure just because generation was slow on a loaded machine.
+settings.register_profile("openprepaid", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("openprepaid")
 
 PG_ADMIN_URL = os.environ.get("OPENPREPAID_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 NATS_URL = os.environ.get("OPENPREPAID_TEST_NATS_URL", "nats://127.0.0.1:4222")
