@@ -277,3 +277,70 @@ def meter_id_by_identity(session: Session, system_title: bytes | None, device_id
         by_name = select(Meter.id).where(Meter.manufacturer_code == device_id[:3], Meter.serial == device_id[3:])
         candidates.update(session.execute(by_name).scalars())
     return int(candidates.pop()) if len(candidates) == 1 else None
+
+
+# --- availability ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledMeterRow:
+    meter_id: int
+    serial: str
+    utility_id: int
+    capture_period_s: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+
+
+def installed_meters(session: Session, utility_id: int | None = None) -> list[InstalledMeterRow]:
+    statement = (
+        select(
+            Meter.id,
+            Meter.serial,
+            Meter.utility_id,
+            MeterType.capture_period_s,
+            Meter.first_seen_at,
+            Meter.last_seen_at,
+        )
+        .join(MeterType, MeterType.id == Meter.meter_type_id)
+        .where(Meter.status == MeterStatus.INSTALLED)
+        .order_by(Meter.serial, Meter.id)
+    )
+    if utility_id is not None:
+        statement = statement.where(Meter.utility_id == utility_id)
+    return [InstalledMeterRow(*row) for row in session.execute(statement)]
+
+
+def block_counts(session: Session, start_at: datetime, end_at: datetime, meter_ids: Sequence[int]) -> dict[int, int]:
+    """Stored intervals per meter with start_at < interval_end_at <= end_at."""
+    result: dict[int, int] = {}
+    for chunk in chunked(meter_ids):
+        statement = (
+            select(BlockReading.meter_id, func.count())
+            .where(
+                BlockReading.meter_id.in_(chunk),
+                BlockReading.interval_end_at > start_at,
+                BlockReading.interval_end_at <= end_at,
+            )
+            .group_by(BlockReading.meter_id)
+        )
+        result.update({int(meter): int(count) for meter, count in session.execute(statement)})
+    return result
+
+
+def meters_with_daily_between(
+    session: Session, start_at: datetime, end_at: datetime, meter_ids: Sequence[int]
+) -> set[int]:
+    found: set[int] = set()
+    for chunk in chunked(meter_ids):
+        statement = (
+            select(DailyReading.meter_id)
+            .where(
+                DailyReading.meter_id.in_(chunk),
+                DailyReading.captured_at >= start_at,
+                DailyReading.captured_at <= end_at,
+            )
+            .distinct()
+        )
+        found.update(int(meter) for meter in session.execute(statement).scalars())
+    return found
