@@ -154,6 +154,9 @@ BAD = [
     - {mode: all_units, slabs: [{rate_per_kwh: 4}]}"""), "energy", "must not make the month cheaper"),
     ("subsidy cap in fractions of a paisa", BASE + "subsidy: {percent: {name: s, percent: 5, cap_per_month: 1.001}}\n",
      "subsidy.percent.cap_per_month", "decimal places"),
+    ("subsidy with ToD", BASE + TOD + "subsidy: {free_units: {kwh: 10}}\n", "subsidy", "time-of-day"),
+    ("ToD rebate above the cheapest rate", BASE + TOD.replace("multiplier: 0.90", "delta_per_kwh: -3.01"), "tod",
+     "must not make energy negative"),
     ("not a mapping", "- just a list\n", "", "must be a mapping"),
     ("not YAML", "code: [unclosed\n", "", "not valid YAML"),
 ]
@@ -204,6 +207,8 @@ def test_the_format_documents_snippets_are_valid():
     extras = {k: v for snippet in snippets[2:] for k, v in snippet.items()}
     for energy in (snippets[0], snippets[1]):
         document = {**header, **energy, **extras}
-        document = yaml.safe_dump(document)
-        tariff = parse_tariff(document)
-        assert tariff.tod is not None and tariff.subsidy is not None and tariff.overdrawl is not None
+        without_subsidy = {k: v for k, v in document.items() if k != "subsidy"}
+        without_tod = {k: v for k, v in document.items() if k != "tod"}
+        tariff = parse_tariff(yaml.safe_dump(without_subsidy))
+        assert tariff.tod is not None and tariff.overdrawl is not None and tariff.rebate is not None
+        assert parse_tariff(yaml.safe_dump(without_tod)).subsidy is not None

@@ -138,7 +138,7 @@ def test_demo_tariff_month_bill():
     assert by["energy.tod.peak"] == tod_peak == 4_833
     assert by["energy.tod.solar"] == -8_000  # 100 kWh × -₹0.80
     assert by["fixed.load"] == 60_000  # 6 kW × ₹100
-    # duty 5 % computed per source: energy side, ToD lines, fixed charge, each rounded half-up
-    assert by["duty.electricity"] == 10_875 + round_paise(D("0.05") * (4_833 - 8_000)) + 3_000
-    assert by["rebate.prepaid"] == -(8_700 + round_paise(D("0.04") * (4_833 - 8_000)))
+    # duty 5 % computed per source: energy side (slabs + ToD), fixed charge, each rounded half-up
+    assert by["duty.electricity"] == round_paise(D("0.05") * (energy + 4_833 - 8_000)) + 3_000
+    assert by["rebate.prepaid"] == -round_paise(D("0.04") * (energy + 4_833 - 8_000))
     assert bill.total_paise == sum(by.values())

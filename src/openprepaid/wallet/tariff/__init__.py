@@ -39,7 +39,7 @@ Bills (``Bill``: ``lines``, ``total_paise``, ``amount_of(prefix)``):
 Rounding: integer paise per line, half-up (``money.round_paise``, here in integer form
 ``round_paise_ratio``). Lines fixed by month-to-date units, day of month or month maximum demand
 are differences of rounded month-to-date amounts, so they add up to the month bill exactly; ToD
-lines (and percentages on them) are rounded once per line. See ``rating`` and docs/tariff-format.md.
+lines are rounded once per interval. See ``rating`` and docs/tariff-format.md.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The month bill applies the same rounding as the interval and daily lines (see ``rating``): per
 slab, per ToD zone, the fixed charge of the charged days, and each percentage computed separately
-on the energy side, the ToD lines, the fixed charge, the minimum charge and the penalty, then
-summed into one line per component. So, for a tariff without ToD, the month's interval, daily and
+on the energy side (energy and ToD lines), the fixed charge, the minimum charge and the penalty,
+then summed into one line per component. So, for a tariff without ToD, the month's interval, daily and
 penalty lines add up to this bill exactly; ToD lines differ only by per-line rounding (and, for
 ToD multipliers on telescopic slabs, by the order in which the slabs were reached — the month
 bill prices each zone's units at the month's average slab rate).
@@ -41,8 +41,8 @@ class _Lines:
                 amount_paise=known.amount_paise + line.amount_paise, quantity=known.quantity + line.quantity
             )
 
-    def add_chain(self, steps: tuple[SourceStep, ...], amount: int, free: int = 0, *, local: bool = False) -> None:
-        for step, value in zip(steps, chain(steps, amount, free, local=local), strict=True):
+    def add_chain(self, steps: tuple[SourceStep, ...], amount: int, free: int = 0) -> None:
+        for step, value in zip(steps, chain(steps, amount, free), strict=True):
             if value:
                 self.add(ChargeLine(step.component, value, 0, UNIT_PERCENT, step.rate))
 
@@ -135,8 +135,7 @@ def month_bill(
         free = -c.regime_of(month_wh).total(min(month_wh, c.free_units_wh))
     if free:
         lines.add(ChargeLine("subsidy.free_units", free, min(month_wh, c.free_units_wh or 0), UNIT_WH, None))
-    lines.add_chain(c.energy_steps, energy, free)
-    lines.add_chain(c.energy_steps, tod, local=True)
+    lines.add_chain(c.energy_steps, energy + tod, free)
     lines.add_chain(c.fixed_steps, fixed)
     lines.add_chain(c.minimum_steps, minimum)
     lines.add_chain(c.penalty_steps, penalty)

@@ -13,7 +13,9 @@ Invariants checked here:
 - every ToD schedule covers the 24 hours exactly once; at most one schedule applies to a given
   (month, day type); a zone name means one adjustment everywhere;
 - percentages are within 0..100 and each percentage's base names only components applied before it
-  (order: energy, fixed, minimum, penalty, surcharge, duty, rebate, subsidy).
+  (order: energy, fixed, minimum, penalty, surcharge, duty, rebate, subsidy);
+- a ToD rebate (negative ₹/kWh) is at most the cheapest energy rate, and subsidies are not combined
+  with ToD, so no interval's charge is ever negative.
 """
 
 from __future__ import annotations
@@ -380,6 +382,10 @@ class TariffSpec:
         if self.effective_from.tzinfo is None or self.effective_from.utcoffset() is None:
             raise fail("effective_from", "must carry a time zone (e.g. 2019-08-01T00:00:00+05:30)")
         self._check_percentages()
+        if self.tod is not None and self.subsidy is not None and (self.subsidy.free_units or self.subsidy.percent):
+            # A ToD credit on units already made free (or subsidised) would push the consumer's
+            # charge below zero; no published tariff needs both, so the combination is refused.
+            raise fail("subsidy", "subsidies cannot be combined with time-of-day zones")
         if self.overdrawl is not None and self.overdrawl.percent_of_fixed is not None and (
             self.fixed is None or not self.fixed.per_kw_bands
         ):

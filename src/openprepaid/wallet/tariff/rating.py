@@ -7,7 +7,7 @@ its percentages) or by the month's maximum demand (over-drawl penalty) is the *d
 rounded month-to-date amounts* after and before: ``round(cum(after)) - round(cum(before))``. Such
 lines add up over a month to exactly the month bill's line, whatever the interval sizes, and tiny
 intervals are neither lost nor rounded up. The ToD line of an interval (which depends on *when*
-the energy was used) and the percentages on it are rounded per line, once each.
+the energy was used) is rounded once per interval and enters the percentages' "after" amount.
 
 Pure: no clock, no I/O; times, consumption and the tariff version are arguments.
 """
@@ -50,19 +50,15 @@ def _percent(step: SourceStep, base: int) -> int:
     return value * step.sign
 
 
-def chain(steps: tuple[SourceStep, ...], amount: int, free: int = 0, *, local: bool = False) -> list[int]:
+def chain(steps: tuple[SourceStep, ...], amount: int, free: int = 0) -> list[int]:
     """Values of a source's percentage ``steps`` when the source's own amount is ``amount`` paise.
 
     ``free`` is the (negative) free-units waiver: free units are free of percentages too, so it is
-    netted from the energy base of every step. ``local`` (the ToD part of an interval or month)
-    skips subsidies, whose monthly cap only the month-to-date energy side can honour.
+    netted from the energy base of every step.
     """
     values: list[int] = []
     root = amount + free
     for step in steps:
-        if local and step.is_subsidy:
-            values.append(0)
-            continue
         base = root if step.has_root else 0
         for i in step.prev:
             base += values[i]
@@ -199,9 +195,11 @@ def _tod_line(zone: CZone, lines: list[ChargeLine], energy_wh: int, slab_paise: 
 
 def _energy_side_lines(c: CompiledTariff, lines: list[ChargeLine], *, before: int, after: int, total_before: int,
                        total_after: int, tod_paise: int) -> None:
-    """Append free units and the energy side's percentages: month-to-date differences plus those on ToD.
+    """Append free units and the energy side's percentages (``chain`` after minus before, in one loop).
 
-    This is ``chain`` evaluated three times (after, before, ToD) in one loop: the hot path.
+    "After" includes this interval's ToD line, so a percentage line is
+    ``round(p·(month-to-date energy after + ToD)) - round(p·month-to-date energy before)``: the ToD
+    part is rounded once per line, and a ToD credit can never turn an interval's total negative.
     """
     free_before = free_after = 0
     free_line = None
@@ -210,38 +208,31 @@ def _energy_side_lines(c: CompiledTariff, lines: list[ChargeLine], *, before: in
         free_after = -_free_units_paise(c, after)
         if free_after != free_before:
             free_line = ChargeLine("subsidy.free_units", free_after - free_before, after - before, UNIT_WH, None)
+    root_after = total_after + free_after + tod_paise  # free units are free of percentages too
+    root_before = total_before + free_before
     values_after: list[int] = []
     values_before: list[int] = []
-    values_tod: list[int] = []
-    net_after = total_after + free_after  # free units are free of percentages too
-    net_before = total_before + free_before
     for step in c.energy_steps:
         if step.has_root:
-            a, b, t = net_after, net_before, tod_paise
+            a, b = root_after, root_before
         else:
-            a = b = t = 0
+            a = b = 0
         for i in step.prev:
             a += values_after[i]
             b += values_before[i]
-            t += values_tod[i]
-        if step.is_subsidy:
-            if free_line is not None:
-                lines.append(free_line)
-                free_line = None
-            t = 0
+        if step.is_subsidy and free_line is not None:
+            lines.append(free_line)
+            free_line = None
         if step.cap_paise is None and a >= 0 and b >= 0:  # the usual case, inlined
             num2, den, den2, sign = step.num2, step.den, step.den2, step.sign
             va = (num2 * a + den) // den2 * sign
             vb = (num2 * b + den) // den2 * sign
-            vt = ((num2 * t + den) // den2 if t >= 0 else -((den - num2 * t) // den2)) * sign
         else:
-            va, vb, vt = _percent(step, a), _percent(step, b), _percent(step, t)
+            va, vb = _percent(step, a), _percent(step, b)
         values_after.append(va)
         values_before.append(vb)
-        values_tod.append(vt)
-        amount = va - vb + vt
-        if amount:
-            lines.append(_new_line(ChargeLine, (step.component, amount, 0, UNIT_PERCENT, step.rate)))
+        if va != vb:
+            lines.append(_new_line(ChargeLine, (step.component, va - vb, 0, UNIT_PERCENT, step.rate)))
     if free_line is not None:
         lines.append(free_line)
 
