@@ -194,6 +194,11 @@ class VirtualMeter:
         """What the meter's clock reads now (may be behind ``lived_lt`` after a backward setting)."""
         return self.local_time(self._true_s)
 
+    def stamp_lt(self) -> int:
+        """The time an event happening now is recorded at: what the clock reads, which is the time
+        lived except after the clock was set back (then the clock is behind what was lived)."""
+        return min(self.lived_lt, self.clock_now_lt())
+
     def schedule(self, true_s: int, action: Action) -> None:
         """Run ``action(meter, true_s)`` when the meter is advanced past ``true_s`` (fault injection)."""
         if self._agenda is None:
@@ -531,7 +536,7 @@ class VirtualMeter:
         snapshot: tuple[int, ...] = ()
         if entry.log in SNAPSHOT_LOGS:
             snapshot = event_snapshot(self)
-        self.events.append(entry.log, (self.lived_lt, code, snapshot), self.meter_type.event_log_depth(entry.log))
+        self.events.append(entry.log, (self.stamp_lt(), code, snapshot), self.meter_type.event_log_depth(entry.log))
         if code in _TRANSACTION_CODES:
             self.programming_count += 1
         bit = entry.esw_bit
@@ -555,7 +560,8 @@ class VirtualMeter:
             return
         esw = self.esw | (_esw_mask(bit) if bit is not None else 0)
         word = BitString(esw, ESW_LENGTH)
-        at = to_datetime(self.lived_lt - self.tz_s, self.tz_s)
+        stamp = self.stamp_lt()
+        at = to_datetime(stamp - self.tz_s, self.tz_s)
         config = self.push_config.get(push_obis) if self.push_config else None
         destination = config.destination if config is not None else self.outbox.default_destination
         values = (self.serial, obis_to_bytes(push_obis), at, word)
@@ -566,7 +572,7 @@ class VirtualMeter:
                 kind,
                 push_obis,
                 at,
-                self.true_time_of(self.lived_lt),
+                self.true_time_of(stamp),
                 word,
                 values,
                 destination,
