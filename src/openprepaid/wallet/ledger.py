@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
+from openprepaid.store.repository import bulk_write
 from openprepaid.store.repository import ledger as ledger_repo
 from openprepaid.store.repository.ledger import NewLedgerTransaction, StoredLedgerTransaction, StoredLeg
 from openprepaid.wallet.errors import WalletError
@@ -381,3 +382,62 @@ def audit(session: Session, *, limit: int = 100) -> LedgerAudit:
         postings_total_paise=ledger_repo.postings_total(session),
         balances_total_paise=ledger_repo.ledger_account_balances_total(session),
     )
+
+
+def append_fresh(session: Session, entries: Sequence[LedgerEntry], *, now: datetime) -> list[int]:
+    """Bulk-post transactions whose keys are new by construction (they name a new charge batch).
+
+    Each entry is validated (invariant 1) as in ``post``; keys are not looked up first and the
+    accounts are the caller's (it resolved them in this unit of work; foreign keys still guard).
+    A key that exists after all raises ``bulk_write.DuplicateKeyError``: the caller rolls back its
+    savepoint. Returns the new ids in order. ``reverses_id`` is not supported here.
+    """
+    for entry in entries:
+        validate(entry)
+        if entry.reverses_id is not None:
+            raise InvalidLedgerTransactionError("append_fresh does not post reversals")
+    ids = bulk_write.allocate_ledger_transaction_ids(session, len(entries))
+    headers = [
+        (
+            ledger_id,
+            entry.idempotency_key,
+            str(entry.kind),
+            entry.account_id,
+            entry.effective_at,
+            entry.value_date,
+            now,
+            entry.actor[:100],
+            entry.memo[:500],
+        )
+        for ledger_id, entry in zip(ids, entries, strict=True)
+    ]
+    postings = [
+        (ledger_id, line_no, leg.ledger_account_id, leg.amount_paise, leg.component)
+        for ledger_id, entry in zip(ids, entries, strict=True)
+        for line_no, leg in enumerate(entry.legs, start=1)
+    ]
+    bulk_write.insert_ledger_bulk(session, headers, postings)
+    bulk_write.add_to_balances(session, _deltas(entries))
+    return ids
+
+
+@dataclass(frozen=True, slots=True)
+class BulkPosted:
+    created: dict[str, int]  # idempotency key -> new ledger transaction id
+    existing: set[str]  # keys found posted before: skipped (deterministic keys: the same movement)
+
+
+def post_bulk_once(session: Session, entries: Sequence[LedgerEntry], *, now: datetime, attempts: int = 3) -> BulkPosted:
+    """Post entries whose deterministic keys mean "this movement, once" (a day's fixed charge, a
+    true-up): keys already stored are skipped without comparing content, the rest go in bulk.
+    A key taken concurrently rolls the bulk back and the check is repeated (bounded)."""
+    for _ in range(attempts):
+        existing = ledger_repo.existing_keys(session, [entry.idempotency_key for entry in entries])
+        fresh = [entry for entry in entries if entry.idempotency_key not in existing]
+        try:
+            with session.begin_nested():
+                ids = append_fresh(session, fresh, now=now)
+        except bulk_write.DuplicateKeyError:
+            continue
+        return BulkPosted({entry.idempotency_key: i for entry, i in zip(fresh, ids, strict=True)}, existing)
+    raise LedgerError("ledger keys kept being taken concurrently; retry later")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from openprepaid.store.model.base import Base
 from openprepaid.store.model.charge import (
+    ChargeBatch,
     ChargeHold,
     ChargeInterval,
     ChargeTrueUp,
@@ -51,6 +52,7 @@ __all__ = [
     "Base",
     "BillingReading",
     "BlockReading",
+    "ChargeBatch",
     "ChargeHold",
     "ChargeInterval",
     "ChargeTrueUp",

@@ -344,3 +344,12 @@ def balance_mismatches(session: Session, limit: int = 100) -> list[tuple[int, in
 
 def ledger_account_balances_total(session: Session) -> int:
     return int(session.execute(select(func.coalesce(func.sum(LedgerAccount.balance_paise), 0))).scalar_one())
+
+
+def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` name a stored ledger transaction (keys only: the cheap check for bulk jobs)."""
+    found: set[str] = set()
+    for chunk in chunked(keys):
+        statement = select(LedgerTransaction.idempotency_key).where(LedgerTransaction.idempotency_key.in_(chunk))
+        found.update(str(key) for key in session.execute(statement).scalars())
+    return found

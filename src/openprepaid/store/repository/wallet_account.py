@@ -104,3 +104,10 @@ def accounts_with_wallet_above(
         .limit(limit)
     )
     return [AccountBalanceRow(*row) for row in session.execute(statement)]
+
+
+def utility_zone(session: Session, utility_id: int) -> str:
+    zone = session.execute(select(Utility.timezone).where(Utility.id == utility_id)).scalar_one_or_none()
+    if zone is None:
+        raise LookupError(f"no utility {utility_id}")
+    return str(zone)

@@ -1,0 +1,270 @@
+"""Wallet charging throughput: rate and post one day of 96 block-load intervals per account.
+
+    python bench/wallet_throughput.py --accounts 100000 [--batch-meters 5000] [--backends sqlite,postgres]
+
+For each backend: a fresh database (SQLite file in a temp dir; a scratch PostgreSQL database on
+127.0.0.1:5432 as user postgres, dropped afterwards) migrated with Alembic, seeded with one utility,
+the demo tariff (slabs + ToD + fixed + duty + rebate; ``examples/tariffs/`` when the tariff helper's
+demo file and loader are present, else the same tariff built in Python), N consumers with one meter
+each. Timed: ``charge_intervals`` over all meters in batches (one unit of work each, committed), then
+the day's fixed charge for every account; the ledger audit runs afterwards (untimed) and must pass.
+Last line: JSON ``{"accounts", "intervals", "sqlite_intervals_per_s", "postgres_intervals_per_s", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.orm import Session
+
+from openprepaid.store import migrate
+from openprepaid.store.engine import make_engine
+from openprepaid.store.model import (
+    Account,
+    Consumer,
+    LedgerAccount,
+    Meter,
+    MeterInstallation,
+    MeterType,
+    Utility,
+)
+from openprepaid.store.repository import tariff as tariff_repo
+from openprepaid.wallet import ledger
+from openprepaid.wallet.charging import ChargingPolicy, MeterIntervals, charge_intervals
+from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_ledger_key, open_utility_ledgers
+from openprepaid.wallet.fixed_charge import charge_daily_fixed
+from openprepaid.wallet.tariff_store import TariffCatalog, add_version
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DAY = date(2026, 11, 3)
+SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 11, 4, 1, 0, tzinfo=UTC)
+
+
+def tariff_source() -> tuple[str, Callable[[str], Any], str]:
+    """(document, parser, where from): the tariff helper's demo file if it and its loader exist."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from openprepaid.wallet import tariff_document  # noqa: PLC0415 - optional until the loader lands
+
+        for name in ("demo.yaml", "demo-domestic.yaml", "demo_domestic.yaml"):
+            path = ROOT / "examples" / "tariffs" / name
+            if path.exists():
+                loader = getattr(tariff_document, "loads", None) or tariff_document.load_tariff
+                return path.read_text(encoding="utf-8"), loader, str(path)
+    except ImportError:
+        pass
+    from tests.wallet.test_ledger_world import SpecRegistry, demo_spec  # noqa: PLC0415
+
+    registry = SpecRegistry()
+    return registry.document(demo_spec()), registry.parse, "tests.wallet.test_ledger_world.demo_spec"
+
+
+def seed(session: Session, accounts: int, document: str, catalog: TariffCatalog) -> list[int]:
+    """Utility, tariff, N accounts with ledgers and one installed meter each; returns meter ids."""
+    utility = Utility(code=f"B{uuid.uuid4().hex[:6]}", name="Bench", timezone="Asia/Kolkata", created_at=SEEDED_AT)
+    session.add(utility)
+    meter_type = MeterType(
+        code=f"T{uuid.uuid4().hex[:6]}",
+        manufacturer="B",
+        model="1P",
+        phases=1,
+        connection="whole_current",
+        has_relay=True,
+        capture_period_s=900,
+        object_profile={},
+    )
+    session.add(meter_type)
+    session.flush()
+    open_utility_ledgers(session, utility.id)
+    tariff_id = tariff_repo.insert_tariff(
+        session, utility_id=utility.id, code=catalog.parse(document).code, name="demo", category="domestic"
+    )
+    add_version(session, catalog, tariff_id=tariff_id, document=document, created_by="bench", now=SEEDED_AT)
+    connection = session.connection()
+    connection.execute(
+        insert(Consumer),
+        [
+            {"utility_id": utility.id, "consumer_no": f"C{i}", "name": "c", "address": "", "created_at": SEEDED_AT}
+            for i in range(accounts)
+        ],
+    )
+    consumer_ids = [row[0] for row in connection.execute(text("SELECT id FROM consumer ORDER BY id"))]
+    connection.execute(
+        insert(Account),
+        [
+            {
+                "utility_id": utility.id,
+                "consumer_id": cid,
+                "account_no": f"A{i}",
+                "category": "domestic",
+                "sanctioned_load_w": 3000 + 1000 * (i % 4),
+                "payment_mode": "prepaid",
+                "protected": False,
+                "protection_reason": "",
+                "tariff_id": tariff_id,
+                "status": "active",
+                "opened_at": SEEDED_AT,
+            }
+            for i, cid in enumerate(consumer_ids)
+        ],
+    )
+    account_ids = [row[0] for row in connection.execute(text("SELECT id FROM account ORDER BY id"))]
+    connection.execute(
+        insert(Meter),
+        [
+            {
+                "utility_id": utility.id,
+                "meter_type_id": meter_type.id,
+                "serial": f"S{i:09d}",
+                "manufacturer_code": "OPP",
+                "system_title": b"OPP" + i.to_bytes(5, "big"),
+                "comm_mode": "dial",
+                "host": None,
+                "port": None,
+                "framing": "wrapper",
+                "server_address": 1,
+                "status": "installed",
+                "firmware": "",
+                "created_at": SEEDED_AT,
+            }
+            for i in range(accounts)
+        ],
+    )
+    meter_ids = [row[0] for row in connection.execute(text("SELECT id FROM meter ORDER BY id"))]
+    connection.execute(
+        insert(MeterInstallation),
+        [
+            {
+                "meter_id": m,
+                "account_id": a,
+                "installed_at": SEEDED_AT,
+                "initial_import_wh": 0,
+                "removed_at": None,
+                "final_import_wh": None,
+                "removal_reason": "",
+            }
+            for m, a in zip(meter_ids, account_ids, strict=True)
+        ],
+    )
+    connection.execute(
+        insert(LedgerAccount),
+        [
+            {
+                "utility_id": utility.id,
+                "key": consumer_ledger_key(a, code),
+                "account_id": a,
+                "code": code.value,
+                "balance_paise": 0,
+                "version": 0,
+            }
+            for a in account_ids
+            for code in ConsumerLedger
+        ],
+    )
+    return meter_ids
+
+
+def day_profile(meter_index: int) -> list[int]:
+    """96 interval energies (Wh): a daily shape with an evening peak, varied per meter."""
+    base = 40 + meter_index % 60
+    return [base + (60 if 72 <= i < 88 else 0) + (i * 7 + meter_index) % 25 for i in range(96)]
+
+
+def run_backend(url: str, accounts: int, batch_meters: int) -> dict[str, Any]:
+    document, parser, _ = tariff_source()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    catalog = TariffCatalog(parser)
+    with Session(engine) as session:
+        meter_ids = seed(session, accounts, document, catalog)
+        session.commit()
+    start_local = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC).astimezone(UTC)
+    ends = [start_local - timedelta(hours=5, minutes=30) + timedelta(minutes=15 * (i + 1)) for i in range(96)]
+    profiles = [(m, list(zip(ends, day_profile(i), strict=True))) for i, m in enumerate(meter_ids)]
+    policy = ChargingPolicy()
+    charged = 0
+    started = time.perf_counter()
+    for offset in range(0, len(profiles), batch_meters):
+        batch = [MeterIntervals(m, 900, ivs) for m, ivs in profiles[offset : offset + batch_meters]]
+        with Session(engine) as session:
+            result = charge_intervals(session, batch, catalog=catalog, policy=policy, now=NOW)
+            session.commit()
+        charged += result.charged
+    intervals_s = time.perf_counter() - started
+    fixed_started = time.perf_counter()
+    with Session(engine) as session:
+        fixed = charge_daily_fixed(session, utility_id=_utility_of(session), local_date=DAY, catalog=catalog, now=NOW)
+        session.commit()
+    fixed_s = time.perf_counter() - fixed_started
+    with Session(engine) as session:
+        audit = ledger.audit(session)
+    engine.dispose()
+    if not audit.ok or charged != accounts * 96:
+        raise SystemExit(f"audit failed or intervals missing: charged={charged}, {audit}")
+    total_s = intervals_s + fixed_s
+    return {
+        "intervals": charged,
+        "interval_seconds": round(intervals_s, 2),
+        "fixed_charges": fixed.posted,
+        "fixed_seconds": round(fixed_s, 2),
+        "intervals_per_s": round(charged / total_s),
+    }
+
+
+def _utility_of(session: Session) -> int:
+    return int(session.execute(text("SELECT max(id) FROM utility")).scalar_one())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--batch-meters", type=int, default=5_000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    args = parser.parse_args()
+    backends = args.backends.split(",")
+    _, _, tariff_from = tariff_source()
+    summary: dict[str, Any] = {
+        "accounts": args.accounts,
+        "intervals": args.accounts * 96,
+        "tariff": tariff_from,
+        "batch_meters": args.batch_meters,
+    }
+    if "sqlite" in backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = run_backend(f"sqlite:///{tmp}/bench.sqlite3", args.accounts, args.batch_meters)
+        print("sqlite", figures, flush=True)
+        summary["sqlite_intervals_per_s"] = figures["intervals_per_s"]
+        summary["sqlite"] = figures
+    if "postgres" in backends:
+        name = f"openprepaid_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            figures = run_backend(
+                f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", args.accounts, args.batch_meters
+            )
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        print("postgres", figures, flush=True)
+        summary["postgres_intervals_per_s"] = figures["intervals_per_s"]
+        summary["postgres"] = figures
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The charging hot path's bulk writes: charge rows and the running usage totals (docs/ledger.md).
+
+Invariants kept: a charge row is only ever inserted; a duplicate key raises ``DuplicateKeyError``
+and the caller rolls its savepoint back. Usage totals only grow, by set-based upserts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+from openprepaid.store.model import ChargeInterval, UsageDay, UsageMonth
+from openprepaid.store.repository.bulk_write import driver_of, insert_rows, memo_binder
+
+# --- charge rows --------------------------------------------------------------------------------------
+
+CHARGE_COLUMNS = ("meter_id", "interval_end_at", "account_id", "energy_wh", "status", "batch_id")
+CHARGE_PG_TYPES = ("int8", "timestamptz", "int8", "int8", "varchar", "int8")
+
+
+def end_encoder(session: Session) -> Callable[[datetime], Any]:
+    """How ``insert_charge_intervals`` wants an interval end: as the column binds it on this backend.
+
+    The charging code encodes each distinct end once (a day has 96) instead of once per row.
+    """
+    _, dialect = driver_of(session)
+    if dialect.name == "postgresql":
+        return lambda end_at: end_at
+    table: Table = ChargeInterval.__table__  # type: ignore[assignment]
+    return memo_binder(table.c.interval_end_at, dialect)
+
+
+def insert_charge_intervals(session: Session, rows: Sequence[tuple[int, Any, int, int, str, int]]) -> None:
+    """Insert charge rows ``(meter, encoded interval end, account, Wh, status, batch)`` (ends from
+    ``end_encoder``); any existing key fails them all with ``DuplicateKeyError``."""
+    table: Table = ChargeInterval.__table__  # type: ignore[assignment]
+    insert_rows(session, table, CHARGE_COLUMNS, rows, pg_types=CHARGE_PG_TYPES)
+
+
+# --- running totals -----------------------------------------------------------------------------------
+
+
+def add_usage_days(session: Session, rows: Sequence[tuple[int, date, int, int, int, datetime | None]]) -> None:
+    """Add ``(meter, local day, account, interval count, billed Wh, last interval end)`` to ``usage_day``."""
+    if not rows:
+        return
+    driver, dialect = driver_of(session)
+    if dialect.name == "postgresql":
+        columns = list(zip(*rows, strict=True))
+        with driver.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO usage_day (meter_id, local_date, account_id, interval_count, interval_energy_wh, "
+                "last_interval_end_at, trued_up) "
+                "SELECT m, d, a, c, e, t, false FROM unnest(%s::bigint[], %s::date[], %s::bigint[], %s::bigint[], "
+                "%s::bigint[], %s::timestamptz[]) AS u(m, d, a, c, e, t) "
+                "ON CONFLICT (meter_id, local_date, account_id) DO UPDATE SET "
+                "interval_count = usage_day.interval_count + excluded.interval_count, "
+                "interval_energy_wh = usage_day.interval_energy_wh + excluded.interval_energy_wh, "
+                "last_interval_end_at = greatest(usage_day.last_interval_end_at, excluded.last_interval_end_at)",
+                [list(column) for column in columns],
+            )
+        return
+    table: Table = UsageDay.__table__  # type: ignore[assignment]
+    bind_date = memo_binder(table.c.local_date, dialect)
+    bind_end = memo_binder(table.c.last_interval_end_at, dialect)
+    driver.executemany(
+        "INSERT INTO usage_day (meter_id, local_date, account_id, interval_count, interval_energy_wh, "
+        "last_interval_end_at, trued_up) VALUES (?, ?, ?, ?, ?, ?, 0) "
+        "ON CONFLICT (meter_id, local_date, account_id) DO UPDATE SET "
+        "interval_count = interval_count + excluded.interval_count, "
+        "interval_energy_wh = interval_energy_wh + excluded.interval_energy_wh, "
+        "last_interval_end_at = max(coalesce(last_interval_end_at, ''), coalesce(excluded.last_interval_end_at, ''))",
+        [(m, bind_date(d), a, c, e, bind_end(t)) for m, d, a, c, e, t in rows],
+    )
+
+
+def add_usage_months(session: Session, rows: Sequence[tuple[int, date, str, int]]) -> None:
+    """Add ``(account, month, ToD zone, billed Wh)`` to ``usage_month``."""
+    if not rows:
+        return
+    driver, dialect = driver_of(session)
+    if dialect.name == "postgresql":
+        columns = list(zip(*rows, strict=True))
+        with driver.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO usage_month (account_id, month_date, tod_zone, billed_energy_wh) "
+                "SELECT a, m, z, e FROM unnest(%s::bigint[], %s::date[], %s::text[], %s::bigint[]) AS u(a, m, z, e) "
+                "ON CONFLICT (account_id, month_date, tod_zone) DO UPDATE SET "
+                "billed_energy_wh = usage_month.billed_energy_wh + excluded.billed_energy_wh",
+                [list(column) for column in columns],
+            )
+        return
+    table: Table = UsageMonth.__table__  # type: ignore[assignment]
+    bind_date = memo_binder(table.c.month_date, dialect)
+    driver.executemany(
+        "INSERT INTO usage_month (account_id, month_date, tod_zone, billed_energy_wh) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (account_id, month_date, tod_zone) DO UPDATE SET "
+        "billed_energy_wh = billed_energy_wh + excluded.billed_energy_wh",
+        [(a, bind_date(m), z, e) for a, m, z, e in rows],
+    )
