@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from openprepaid import __version__
-from openprepaid.cli import db, demo, dlms, tariff
+from openprepaid.cli import db, demo, dlms, meters, tariff
 from openprepaid.cli.context import build_context
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(meters.app, name="meters")
 app.add_typer(tariff.app, name="tariff")
 app.add_typer(dlms.app, name="dlms")
 app.command()(demo.demo)
