@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-from openprepaid.wallet.tariff.compiled import DAY_TYPE_INDEX, CompiledTariff, CZone, SourceStep
+from openprepaid.wallet.tariff.compiled import DAY_TYPE_INDEX, CompiledTariff, CZone, Regime, SourceStep
 from openprepaid.wallet.tariff.errors import RatingInputError
 from openprepaid.wallet.tariff.line import UNIT_PERCENT, UNIT_W, UNIT_WH, ChargeLine, round_paise_ratio
 from openprepaid.wallet.tariff.model import DayType, OverdrawlPolicy, TariffSpec
@@ -137,11 +137,9 @@ def rate_interval(
     c = spec.compiled
     before = month_to_date_wh_before
     after = before + energy_wh
-    if c.regime_uppers:
-        regime = c.regime_of(after)
-        old = c.regime_of(before)
-    else:
-        regime = old = c.regimes[0]
+    uppers = c.regime_uppers
+    regime = c.regimes[bisect_left(uppers, after)]
+    old = c.regimes[bisect_left(uppers, before)]
     den = regime.den
     den2 = den + den
     slabs = regime.slabs
@@ -162,12 +160,7 @@ def rate_interval(
     need_totals = c.needs_month_totals
     total_before = total_after = 0
     if regime is not old:
-        old_total = old.total(before)
-        catchup = regime.total(before) - old_total
-        if catchup:
-            lines.append(ChargeLine("energy.catchup", catchup, before, UNIT_WH, None))
-        total_before = old_total
-        total_after = regime.total(after) if need_totals else 0
+        total_before, total_after = _catch_up(regime, old, lines, before, after)
     elif need_totals:
         total_after = regime.total(after)
         total_before = total_after - slab_paise
@@ -177,9 +170,32 @@ def rate_interval(
         if zone is not None:
             tod_paise = _tod_line(zone, lines, energy_wh, slab_paise)
     if need_totals:
-        _energy_side_lines(c, lines, before=before, after=after, total_before=total_before, total_after=total_after,
-                           tod_paise=tod_paise)
+        if c.free_units_wh is None:
+            _percent_lines(c.energy_steps, lines, total_after + tod_paise, total_before, None)
+        else:
+            _free_and_percent_lines(c, lines, (before, after), total_after + tod_paise, total_before)
     return lines
+
+
+def _catch_up(regime: Regime, old: Regime, lines: list[ChargeLine], before: int, after: int) -> tuple[int, int]:
+    """The month moved into a dearer band or category: re-rate its earlier units; return the month totals."""
+    old_total = old.total(before)
+    catchup = regime.total(before) - old_total
+    if catchup:
+        lines.append(ChargeLine("energy.catchup", catchup, before, UNIT_WH, None))
+    return old_total, regime.total(after)
+
+
+def _free_and_percent_lines(c: CompiledTariff, lines: list[ChargeLine], span: tuple[int, int], root_after: int,
+                            root_before: int) -> None:
+    """The free-units line and the percentages, on energy net of the waiver (free units are free of them too)."""
+    before, after = span
+    free_before = -_free_units_paise(c, before)
+    free_after = -_free_units_paise(c, after)
+    free_line = None
+    if free_after != free_before:
+        free_line = ChargeLine("subsidy.free_units", free_after - free_before, after - before, UNIT_WH, None)
+    _percent_lines(c.energy_steps, lines, root_after + free_after, root_before + free_before, free_line)
 
 
 def _tod_line(zone: CZone, lines: list[ChargeLine], energy_wh: int, slab_paise: int) -> int:
@@ -193,46 +209,38 @@ def _tod_line(zone: CZone, lines: list[ChargeLine], energy_wh: int, slab_paise: 
     return tod_paise
 
 
-def _energy_side_lines(c: CompiledTariff, lines: list[ChargeLine], *, before: int, after: int, total_before: int,
-                       total_after: int, tod_paise: int) -> None:
-    """Append free units and the energy side's percentages (``chain`` after minus before, in one loop).
+def _percent_lines(steps: tuple[SourceStep, ...], lines: list[ChargeLine], root_after: int, root_before: int,
+                   free_line: ChargeLine | None) -> None:
+    """Append the energy side's percentage lines: ``chain`` after minus before, in one loop (the hot path).
 
-    "After" includes this interval's ToD line, so a percentage line is
+    ``root_after`` includes this interval's ToD line, so a percentage line is
     ``round(p·(month-to-date energy after + ToD)) - round(p·month-to-date energy before)``: the ToD
     part is rounded once per line, and a ToD credit can never turn an interval's total negative.
+    ``free_line`` (free units), if any, goes before the percentage subsidy.
     """
-    free_before = free_after = 0
-    free_line = None
-    if c.free_units_wh is not None:
-        free_before = -_free_units_paise(c, before)
-        free_after = -_free_units_paise(c, after)
-        if free_after != free_before:
-            free_line = ChargeLine("subsidy.free_units", free_after - free_before, after - before, UNIT_WH, None)
-    root_after = total_after + free_after + tod_paise  # free units are free of percentages too
-    root_before = total_before + free_before
     values_after: list[int] = []
     values_before: list[int] = []
-    for step in c.energy_steps:
-        if step.has_root:
+    for component, rate, sign, num2, den, den2, has_root, prev, cap, is_subsidy in steps:
+        if has_root:
             a, b = root_after, root_before
         else:
             a = b = 0
-        for i in step.prev:
+        for i in prev:
             a += values_after[i]
             b += values_before[i]
-        if step.is_subsidy and free_line is not None:
+        if is_subsidy and free_line is not None:
             lines.append(free_line)
             free_line = None
-        if step.cap_paise is None and a >= 0 and b >= 0:  # the usual case, inlined
-            num2, den, den2, sign = step.num2, step.den, step.den2, step.sign
+        if cap is None and a >= 0 and b >= 0:  # the usual case: round_paise_ratio inlined
             va = (num2 * a + den) // den2 * sign
             vb = (num2 * b + den) // den2 * sign
         else:
+            step = SourceStep(component, rate, sign, num2, den, den2, has_root, prev, cap, is_subsidy)
             va, vb = _percent(step, a), _percent(step, b)
         values_after.append(va)
         values_before.append(vb)
         if va != vb:
-            lines.append(_new_line(ChargeLine, (step.component, va - vb, 0, UNIT_PERCENT, step.rate)))
+            lines.append(_new_line(ChargeLine, (component, va - vb, 0, UNIT_PERCENT, rate)))
     if free_line is not None:
         lines.append(free_line)
 
