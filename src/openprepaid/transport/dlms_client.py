@@ -111,10 +111,19 @@ class DlmsClient:
 
     @classmethod
     async def over(
-        cls, channel: ApduChannel, settings: ClientSettings, *, response_timeout_s: float = 30.0
+        cls,
+        channel: ApduChannel,
+        settings: ClientSettings,
+        *,
+        response_timeout_s: float = 30.0,
+        invocation_counter: InvocationCounter | None = None,
+        server_replay_guard: ReplayGuard | None = None,
     ) -> DlmsClient:
         """Associate over a channel that already exists (a meter that dialled in)."""
-        client = cls(channel, ClientAssociation(settings), response_timeout_s=response_timeout_s)
+        association = ClientAssociation(
+            settings, invocation_counter=invocation_counter, server_replay_guard=server_replay_guard
+        )
+        client = cls(channel, association, response_timeout_s=response_timeout_s)
         await client._associate()
         return client
 
@@ -181,6 +190,14 @@ class DlmsClient:
                     raise TransportProtocolError(f"unexpected answer to RLRQ: {type(event).__name__}")
         finally:
             await self.channel.close()
+
+    async def release_association_only(self) -> None:
+        """Release the association but keep the connection (a dial-in meter's line stays up)."""
+        if not self.channel.closed and self.accepted is not None:
+            event = await self._request(self._call(self.association.release))
+            if not isinstance(event, Released):
+                raise TransportProtocolError(f"unexpected answer to RLRQ: {type(event).__name__}")
+            self.accepted = None
 
     async def close(self) -> None:
         await self.channel.close()
