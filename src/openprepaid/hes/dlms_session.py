@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from openprepaid.cosem.association_events import ClientSettings
+from openprepaid.cosem.association_events import Authentication, ClientSettings
 from openprepaid.cosem.axdr import decode_data, encode_data
 from openprepaid.cosem.axdr_types import DataTag, Integer
 from openprepaid.cosem.date_time import CosemDateTime
 from openprepaid.cosem.errors import CosemError, SecurityError
 from openprepaid.cosem.obis import OBIS
+from openprepaid.cosem.security import AUTHENTICATED_ENCRYPTED, SecurityKeys
 from openprepaid.cosem.security_counter import InvocationCounter, ReplayGuard
 from openprepaid.cosem.xdlms_common import (
     ActionResult,
@@ -36,6 +37,7 @@ from openprepaid.cosem.xdlms_common import (
 from openprepaid.cosem.xdlms_selective import RangeDescriptor
 from openprepaid.hes import session as s
 from openprepaid.hes.cosem_values import native_value, retyped
+from openprepaid.hes.credentials import CredentialStore
 from openprepaid.hes.invocation_counters import InvocationCounterStore
 from openprepaid.hes.retry import (
     AccessRefusedError,
@@ -441,3 +443,29 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("latin-1").strip("\x00 ")
     return "" if value is None else str(value)
+
+
+class VaultCredentials:
+    """``CredentialSource`` over the sealed credentials in the store (``hes.credentials``)."""
+
+    def __init__(self, store: CredentialStore, *, client_system_title: bytes) -> None:
+        if len(client_system_title) != 8:
+            raise ValueError("the head-end's system title is 8 bytes")
+        self._store = store
+        self._title = client_system_title
+
+    async def client_settings(self, target: s.MeterTarget, association: s.Association) -> ClientSettings:
+        if association is s.Association.PUBLIC:
+            return ClientSettings()
+        secrets = await self._store.secrets_for(target.meter_id, association)
+        if association is s.Association.METER_READER:
+            return ClientSettings(authentication=Authentication.LOW, password=secrets.lls_password)
+        if secrets.encryption_key is None or secrets.authentication_key is None:
+            raise AccessRefusedError(f"meter {target.serial}: no keys for the utility-settings association")
+        keys = SecurityKeys(global_unicast=secrets.encryption_key, authentication=secrets.authentication_key)
+        return ClientSettings(
+            authentication=Authentication.HLS_GMAC,
+            system_title=self._title,
+            keys=keys,
+            protection=AUTHENTICATED_ENCRYPTED,
+        )
