@@ -21,6 +21,7 @@ from openprepaid.wallet.tariff import (
     Slab,
     SlabMode,
     Subsidy,
+    TariffSpecError,
     TimeOfDay,
     TodSchedule,
     TodZone,
@@ -234,3 +235,16 @@ def test_month_bill_and_quote_refuse_bad_input():
         quote_period(tariff, kwh=D(-1), sanctioned_kw=D(1), days=30)
     neutral = month_bill(tariff, month_wh=10, sanctioned_load_w=0, days_in_month=30, zone_wh={"rest": 10})
     assert amounts(neutral.lines) == {"energy.slab1": 3}  # 10 Wh at ₹3.00, no ToD line for a neutral zone
+
+
+def test_model_errors_carry_the_field_path_when_built_in_code():
+    with pytest.raises(TariffSpecError) as info:
+        TodSchedule("s", frozenset({1}), ALL_DAYS, (TodZone("a", 0, 600, multiplier=D(1)),))
+    assert (info.value.path, info.value.reason) == ("zones", "do not cover 24 h: nothing from 10:00")
+    with pytest.raises(TariffSpecError) as info:
+        spec(energy=EnergyCharge.single(SlabMode.TELESCOPIC, (Slab(D("3.00"), D(100)), Slab(D("-1")))))
+    assert info.value.path == "slabs[1].rate_per_kwh"
+    with pytest.raises(TariffSpecError, match="effective_from"):
+        spec(effective_from=datetime(2024, 4, 1))
+    with pytest.raises(TariffSpecError, match="version"):
+        spec(version=0)
