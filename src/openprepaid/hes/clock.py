@@ -8,6 +8,7 @@ way a HES task waits. The composition root passes ``SystemClock`` (or the demo's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -38,3 +39,18 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+
+async def sleep_until_set(clock: Clock, seconds: float, *events: asyncio.Event) -> None:
+    """Wait ``seconds`` of clock time, or less if one of ``events`` is set meanwhile."""
+    if any(event.is_set() for event in events):
+        return
+    tasks = [asyncio.ensure_future(clock.sleep(seconds)), *(asyncio.ensure_future(e.wait()) for e in events)]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

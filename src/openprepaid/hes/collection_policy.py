@@ -30,6 +30,7 @@ class CollectionJob(StrEnum):
     DAILY = "daily"
     BILLING = "billing"
     INSTANT = "instant"
+    RELAY_STATE = "relay_state"  # on demand only (a relay-change push, an operator's question)
 
 
 JOB_ORDER = tuple(CollectionJob)

@@ -5,7 +5,8 @@ serial must match the registry: a different meter at that address stops the sess
 block load by range from the last stored interval (a gap after an outage or a silence is read in
 bounded spans and backfilled exactly once: rows are keyed by (meter, interval end) and only newer
 ones are kept), event logs since the newest stored entry of each log (power events also open and
-close outages), daily and billing profiles from their newest stored snapshot, instantaneous values.
+close outages), daily and billing profiles from their newest stored snapshot, instantaneous values, and (on demand)
+the relay state of disconnect control 0.0.96.3.10.255, published for whoever asked.
 Scalers are read once per meter type and cached in ``meter_type.scalers`` (domain.md §4).
 
 Each span is committed (one unit of work) and published on the bus as it arrives, so a dropped
@@ -32,7 +33,7 @@ from openprepaid.hes.collection_policy import JOB_ORDER, CollectionJob
 from openprepaid.hes.database import Database
 from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.retry import HesError, MeterIdentityError, describe
-from openprepaid.hes.session import EVENT_LOGS, MeterSession, MeterTarget, NamePlate, ProfileKind
+from openprepaid.hes.session import EVENT_LOGS, MeterSession, MeterTarget, NamePlate, ProfileKind, RelayState
 from openprepaid.store.repository import hes as hes_repo
 from openprepaid.store.repository import reading as reading_repo
 
@@ -55,6 +56,7 @@ class CollectionReport:
     last_billing_at: datetime | None = None
     clock_drift_s: float | None = None
     clock_sync_requested: bool = False
+    relay_state: RelayState | None = None
 
     def add_stored(self, what: str, count: int) -> None:
         self.stored[what] = self.stored.get(what, 0) + count
@@ -118,6 +120,7 @@ class Collector:
             CollectionJob.DAILY: lambda: self._daily(session, target, report),
             CollectionJob.BILLING: lambda: self._billing(session, target, report),
             CollectionJob.INSTANT: lambda: self._instant(session, target, report),
+            CollectionJob.RELAY_STATE: lambda: self._relay_state(session, target, report),
         }
         ordered = [job for job in JOB_ORDER if job in set(jobs)]
         for position, job in enumerate(ordered):
@@ -264,6 +267,25 @@ class Collector:
             count = await self._db.run(lambda s: reading_repo.store_instant_readings(s, rows))
             self._stored("instant", count, report)
             await self._publish_rows(subjects.INSTANT_READINGS, target.meter_id, "captured_at", rows)
+
+    async def _relay_state(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+        if not target.has_relay:
+            return  # a CT/PT meter has no disconnect control object
+        state = await session.read_relay_state()
+        report.relay_state = state
+        payload = {
+            "meter_id": target.meter_id,
+            "kind": "relay_state",
+            "output_state": state.output_state,
+            "control_state": int(state.control_state),
+            "control_mode": state.control_mode,
+            "read_at": state.read_at.isoformat(),
+        }
+        await self._bus.publish_json(
+            subjects.for_meter(subjects.METER_EVENTS, target.meter_id),
+            payload,
+            msg_id=f"relay-state:{target.meter_id}:{state.read_at.isoformat()}",
+        )
 
     async def _publish_rows(self, subject: str, meter_id: int, key: str, rows: Sequence[dict[str, Any]]) -> None:
         first, last = rows[0][key].isoformat(), rows[-1][key].isoformat()

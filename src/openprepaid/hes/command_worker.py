@@ -10,12 +10,11 @@ shows the command did not take effect does it go back to the queue to be sent ag
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from openprepaid.hes import command_executor
-from openprepaid.hes.clock import Clock
+from openprepaid.hes.clock import Clock, sleep_until_set
 from openprepaid.hes.command_queue import CommandQueue, CommandView
 from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.retry import describe, is_retryable
@@ -91,8 +90,7 @@ class CommandWorker:
                 self._start(command, verify_only=False)
             await self._queue.depth()
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+            await sleep_until_set(self._clock, self._poll_s, self._wake, stop)
         await self.drain()
 
     async def drain(self) -> None:

@@ -12,7 +12,6 @@ Time comes from the injected clock, so simulated time can run the loop fast.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from openprepaid.hes.clock import Clock
+from openprepaid.hes.clock import Clock, sleep_until_set
 from openprepaid.hes.collection_policy import (
     JOB_ORDER,
     CollectionFacts,
@@ -271,13 +270,7 @@ class CollectionScheduler:
         try:
             while not stop.is_set():
                 await self.tick()
-                sleeper = asyncio.create_task(self._clock.sleep(self._tick_s))
-                stopper = asyncio.create_task(stop.wait())
-                await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (sleeper, stopper):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await sleep_until_set(self._clock, self._tick_s, stop)
         finally:
             for worker in workers:
                 worker.cancel()
