@@ -12,6 +12,7 @@ from openprepaid.simulator import faults
 from openprepaid.simulator.errors import ConfigurationError
 from openprepaid.simulator.faults import NetworkFaults
 from openprepaid.simulator.fleet import Fleet, FleetConfig
+from openprepaid.simulator.history import synthesize_billing_history
 from openprepaid.simulator.load_model import Category
 from openprepaid.simulator.push import Outbox, PushKind
 
@@ -55,9 +56,12 @@ def test_history_is_there_on_creation(fleet: Fleet) -> None:
 def test_outages_happen_and_pushes_land_in_one_outbox(fleet: Fleet) -> None:
     power_events = sum(len(m.event_codes(EventLog.POWER)) for m in fleet)
     assert power_events > 200 * 3 * 0.5  # about one failure and one restoration per outage
+    assert len(fleet.outbox) == 0  # pushes from the generated history are not delivered
+    fleet.advance(START + DAY // 2)
     pushes = fleet.drain_pushes()
     kinds = Counter(p.kind for p in pushes)
     assert kinds[PushKind.LAST_GASP] > 0 and kinds[PushKind.FIRST_BREATH] > 0
+    assert all(START < p.true_at_s <= START + DAY // 2 for p in pushes)
     assert all(p.destination == "hes:4059" for p in pushes)
     assert len(fleet.outbox) == 0
 
@@ -111,3 +115,26 @@ def test_outbox_is_bounded_and_counts_drops() -> None:
     assert len(outbox.drain(1)) == 1 and len(outbox) == 1
     with pytest.raises(ValueError, match="positive"):
         Outbox(0)
+
+
+def test_billing_history_is_synthesised_before_birth(fleet: Fleet) -> None:
+    for meter in [m for m in fleet if m.powered][:20]:
+        rows = meter.get(7, "1.0.98.1.0.255", 2)
+        assert isinstance(rows, list) and 1 <= len(rows) <= meter.meter_type.billing_entries
+        assert meter.get(1, "0.0.0.1.0.255", 2) == len(rows)  # billing count
+        dates = [r[0] for r in rows]
+        assert dates == sorted(dates) and all(d.day == 1 and d.hour == 0 for d in dates)  # type: ignore[union-attr]
+        imports = [r[2] for r in rows]
+        assert imports == sorted(imports) and imports[-1] <= meter.registers()[0]  # type: ignore[type-var,operator]
+        for row in rows:
+            md_at = row[5]
+            assert md_at < row[0] and 18 <= md_at.hour <= 22  # type: ignore[operator,union-attr]
+        assert meter.get(3, "0.0.94.91.14.255", 2) > 30 * 1440  # type: ignore[operator]  power-on minutes
+
+
+def test_billing_history_refuses_a_meter_that_has_lived() -> None:
+    small = Fleet(FleetConfig(size=1, history_days=1, billing_history=False), START)
+    meter = small.meter(0)
+    assert meter.billing == []
+    with pytest.raises(ValueError, match="not lived"):
+        synthesize_billing_history(meter)

@@ -8,7 +8,8 @@ so its profiles hold that much history. Random outages (``outages_per_day``) are
 history and the future. A meter stores only its registers, daily and billing snapshots, event
 logs and interruptions; block load intervals are derived on read.
 
-Pushes from every meter go to one bounded ``Outbox``; communication faults live in ``faults``.
+Pushes from every meter go to one bounded ``Outbox`` (emptied after the history is generated);
+communication faults live in ``faults``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from openprepaid.meters.meter_types import (
 from openprepaid.simulator.clock import IST_OFFSET_S, MeterClock
 from openprepaid.simulator.errors import ConfigurationError
 from openprepaid.simulator.faults import FaultRegistry, NetworkFaults, random_outages
+from openprepaid.simulator.history import synthesize_billing_history
 from openprepaid.simulator.load_model import DAY_S, MODELS, Category, LoadParams, mix64
 from openprepaid.simulator.push import Outbox, PushNotification
 from openprepaid.simulator.virtual_meter import VirtualMeter
@@ -72,6 +74,7 @@ class FleetConfig:
     push_destination: str = ""
     network: NetworkFaults = field(default_factory=NetworkFaults)
     serial_prefix: str = "OPS"
+    billing_history: bool = True  # synthesise past monthly billing entries (``history``)
 
     def __post_init__(self) -> None:
         if self.size < 0 or self.history_days < 0:
@@ -100,12 +103,18 @@ class Fleet:
         born = born - born % DAY_S - config.history_days * DAY_S - config.tz_offset_s
         self.born_s = born
         self.meters: list[VirtualMeter] = [self._make_meter(i, born) for i in range(config.size)]
+        if config.billing_history:
+            for meter in self.meters:
+                synthesize_billing_history(meter)
         self._by_serial = {m.serial: m for m in self.meters}
         if config.outages_per_day:
             random_outages(
                 self.meters, config.seed, born, per_day=config.outages_per_day, mean_duration_s=config.outage_mean_s
             )
         self.advance(start_s)
+        # pushes from generated history were sent before the simulation began: nobody is listening for them
+        self.outbox.drain()
+        self.outbox.dropped = 0
 
     def _make_meter(self, index: int, born_s: int) -> VirtualMeter:
         cfg = self.config
