@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from openprepaid.hes.command_queue import CommandQueue, CommandRequest
+from openprepaid.hes.command_queue import CommandQueue
+from openprepaid.hes.command_records import CommandRequest
 from openprepaid.hes.command_worker import CommandWorker
 from openprepaid.hes.database import Database
 from openprepaid.hes.metrics import HesMetrics

@@ -33,7 +33,15 @@ from openprepaid.hes.collection_policy import JOB_ORDER, CollectionJob
 from openprepaid.hes.database import Database
 from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.retry import HesError, MeterIdentityError, describe
-from openprepaid.hes.session import EVENT_LOGS, MeterSession, MeterTarget, NamePlate, ProfileKind, RelayState
+from openprepaid.hes.session import (
+    EVENT_LOGS,
+    MeterSession,
+    MeterTarget,
+    NamePlate,
+    ProfileCapture,
+    ProfileKind,
+    RelayState,
+)
 from openprepaid.store.repository import hes as hes_repo
 from openprepaid.store.repository import reading as reading_repo
 
@@ -75,6 +83,34 @@ def spans(start: datetime, end: datetime, step: timedelta) -> Iterator[tuple[dat
 
 def _iso(row: dict[str, Any]) -> dict[str, Any]:
     return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _SnapshotProfile:
+    kind: ProfileKind
+    key: str
+    subject: str
+    last_stored: Callable[..., datetime | None]
+    map_rows: Callable[..., list[dict[str, Any]]]
+    store: Callable[..., int]
+
+
+_DAILY = _SnapshotProfile(
+    ProfileKind.DAILY,
+    "captured_at",
+    subjects.DAILY_READINGS,
+    hes_repo.last_daily_at,
+    profile_mapping.daily_rows,
+    reading_repo.store_daily_readings,
+)
+_BILLING = _SnapshotProfile(
+    ProfileKind.BILLING,
+    "billing_at",
+    subjects.BILLING_READINGS,
+    hes_repo.last_billing_at,
+    profile_mapping.billing_rows,
+    reading_repo.store_billing_readings,
+)
 
 
 class Collector:
@@ -234,30 +270,37 @@ class Collector:
                 await publish_events(self._bus, target.meter_id, rows, changes)
 
     async def _daily(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
-        scalers = await self._scalers_for(session, target, ProfileKind.DAILY)
-        last = await self._db.run(lambda s: hes_repo.last_daily_at(s, target.meter_id))
-        now = self._clock.now()
-        capture = await session.read_daily(now - self._max_backfill if last is None else last, now)
-        rows = profile_mapping.daily_rows(capture, scalers, meter_id=target.meter_id, received_at=self._clock.now())
-        rows = [row for row in rows if last is None or row["captured_at"] > last]
-        report.last_daily_at = max([row["captured_at"] for row in rows], default=last)
-        if rows:
-            count = await self._db.run(lambda s: reading_repo.store_daily_readings(s, rows))
-            self._stored("daily", count, report)
-            await self._publish_rows(subjects.DAILY_READINGS, target.meter_id, "captured_at", rows)
+        report.last_daily_at = await self._snapshots(
+            session, target, report, _DAILY, backfill=self._max_backfill, read=session.read_daily
+        )
 
     async def _billing(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
-        scalers = await self._scalers_for(session, target, ProfileKind.BILLING)
-        last = await self._db.run(lambda s: hes_repo.last_billing_at(s, target.meter_id))
+        report.last_billing_at = await self._snapshots(
+            session, target, report, _BILLING, backfill=self._max_billing_backfill, read=session.read_billing
+        )
+
+    async def _snapshots(
+        self,
+        session: MeterSession,
+        target: MeterTarget,
+        report: CollectionReport,
+        profile: _SnapshotProfile,
+        *,
+        backfill: timedelta,
+        read: Callable[[datetime, datetime], Awaitable[ProfileCapture]],
+    ) -> datetime | None:
+        """Daily or billing snapshots newer than the newest stored; returns the newest now known."""
+        scalers = await self._scalers_for(session, target, profile.kind)
+        last = await self._db.run(partial(profile.last_stored, meter_id=target.meter_id))
         now = self._clock.now()
-        capture = await session.read_billing(now - self._max_billing_backfill if last is None else last, now)
-        rows = profile_mapping.billing_rows(capture, scalers, meter_id=target.meter_id, received_at=self._clock.now())
-        rows = [row for row in rows if last is None or row["billing_at"] > last]
-        report.last_billing_at = max([row["billing_at"] for row in rows], default=last)
+        capture = await read(now - backfill if last is None else last, now)
+        rows = profile.map_rows(capture, scalers, meter_id=target.meter_id, received_at=self._clock.now())
+        rows = [row for row in rows if last is None or row[profile.key] > last]
         if rows:
-            count = await self._db.run(lambda s: reading_repo.store_billing_readings(s, rows))
-            self._stored("billing", count, report)
-            await self._publish_rows(subjects.BILLING_READINGS, target.meter_id, "billing_at", rows)
+            count = await self._db.run(partial(profile.store, rows=rows))
+            self._stored(profile.kind.value, count, report)
+            await self._publish_rows(profile.subject, target.meter_id, profile.key, rows)
+        return max([row[profile.key] for row in rows], default=last)
 
     async def _instant(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
         scalers = await self._scalers_for(session, target, ProfileKind.INSTANT)

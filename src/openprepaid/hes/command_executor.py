@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from openprepaid.hes.clock import Clock
-from openprepaid.hes.command_queue import CommandView
+from openprepaid.hes.command_records import CommandView
 from openprepaid.hes.command_verification import ReadBack
 from openprepaid.hes.retry import UnsupportedOperationError
 from openprepaid.hes.session import (

@@ -22,8 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ from sqlalchemy.orm import Session
 from openprepaid.bus import subjects
 from openprepaid.bus.base import Bus
 from openprepaid.hes.clock import Clock
+from openprepaid.hes.command_records import CommandRequest, CommandView, EnqueueResult
 from openprepaid.hes.command_state import TERMINAL_STATES, CommandEvent, next_state
 from openprepaid.hes.command_verification import (
     RELAY_KINDS,
@@ -78,99 +78,6 @@ class IdempotencyConflictError(NonRetryableError):
 
 class QueueFullError(RetryableError):
     """The meter already has the maximum number of open commands."""
-
-
-@dataclass(frozen=True, slots=True)
-class CommandRequest:
-    meter_id: int
-    kind: CommandKind
-    actor: str
-    reason: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    decision: Mapping[str, Any] = field(default_factory=dict)
-    priority: int | None = None
-    correlation_id: str | None = None
-    idempotency_key: str | None = None
-    account_id: int | None = None
-    not_before_at: datetime | None = None
-    deadline_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CommandView:
-    """A snapshot of one command row."""
-
-    id: int
-    meter_id: int
-    account_id: int | None
-    kind: CommandKind
-    params: Mapping[str, Any]
-    state: CommandState
-    priority: int
-    actor: str
-    reason: str
-    decision: Mapping[str, Any]
-    correlation_id: str
-    idempotency_key: str | None
-    attempts: int
-    last_error: str
-    readback: Mapping[str, Any] | None
-    created_at: datetime
-    not_before_at: datetime | None
-    deadline_at: datetime | None
-    sent_at: datetime | None
-    completed_at: datetime | None
-
-    @classmethod
-    def of(cls, row: Command) -> CommandView:
-        return cls(
-            id=row.id,
-            meter_id=row.meter_id,
-            account_id=row.account_id,
-            kind=CommandKind(row.kind),
-            params=dict(row.params or {}),
-            state=CommandState(row.state),
-            priority=row.priority,
-            actor=row.actor,
-            reason=row.reason,
-            decision=dict(row.decision or {}),
-            correlation_id=row.correlation_id,
-            idempotency_key=row.idempotency_key,
-            attempts=row.attempts,
-            last_error=row.last_error,
-            readback=None if row.readback is None else dict(row.readback),
-            created_at=row.created_at,
-            not_before_at=row.not_before_at,
-            deadline_at=row.deadline_at,
-            sent_at=row.sent_at,
-            completed_at=row.completed_at,
-        )
-
-    def outcome(self) -> dict[str, Any]:
-        return {
-            "command_id": self.id,
-            "meter_id": self.meter_id,
-            "account_id": self.account_id,
-            "kind": self.kind.value,
-            "state": self.state.value,
-            "attempts": self.attempts,
-            "last_error": self.last_error,
-            "readback": self.readback,
-            "actor": self.actor,
-            "reason": self.reason,
-            "decision": self.decision,
-            "correlation_id": self.correlation_id,
-            "created_at": self.created_at.isoformat(),
-            "completed_at": None if self.completed_at is None else self.completed_at.isoformat(),
-            "not_before_at": None if self.not_before_at is None else self.not_before_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class EnqueueResult:
-    command: CommandView
-    created: bool
-    superseded: tuple[int, ...] = ()
 
 
 class CommandQueue:
@@ -441,49 +348,40 @@ class CommandQueue:
         limit: int = 10_000,
     ) -> list[CommandView]:
         """Cancel queued commands in bulk (the kill switch for pending automatic disconnections)."""
-        now = self._clock.now()
-
-        def work(session: Session) -> list[CommandView]:
-            cancelled = []
-            for row in repo.queued_matching(
+        return await self._move_many(
+            lambda session, _now: repo.queued_matching(
                 session, kinds, actor_prefix=actor_prefix, meter_ids=meter_ids, limit=limit
-            ):
-                if self._move(
-                    session,
-                    row,
-                    CommandEvent.CANCEL,
-                    now,
-                    error=f"cancelled by {actor}: {reason}",
-                    completed=True,
-                    note={"cancelled_by": actor, "cancel_reason": reason},
-                    raise_on_race=False,
-                ):
-                    cancelled.append(self._view(session, row.id))
-            return cancelled
-
-        views = await self._db.run(work)
-        for view in views:
-            await self._publish(view)
-        return views
+            ),
+            CommandEvent.CANCEL,
+            f"cancelled by {actor}: {reason}",
+            {"cancelled_by": actor, "cancel_reason": reason},
+        )
 
     async def expire_due(self, *, limit: int = 1_000) -> list[CommandView]:
         """Queued commands whose deadline has passed become ``expired``."""
+        return await self._move_many(
+            lambda session, now: repo.queued_past_deadline(session, now, limit),
+            CommandEvent.EXPIRE,
+            "deadline passed while queued",
+            None,
+        )
+
+    async def _move_many(
+        self,
+        select_rows: Callable[[Session, datetime], list[Command]],
+        event: CommandEvent,
+        error: str,
+        note: Mapping[str, Any] | None,
+    ) -> list[CommandView]:
+        """One event for many commands in one unit of work; a command that moved meanwhile is skipped."""
         now = self._clock.now()
 
         def work(session: Session) -> list[CommandView]:
-            expired = []
-            for row in repo.queued_past_deadline(session, now, limit):
-                if self._move(
-                    session,
-                    row,
-                    CommandEvent.EXPIRE,
-                    now,
-                    error="deadline passed while queued",
-                    completed=True,
-                    raise_on_race=False,
-                ):
-                    expired.append(self._view(session, row.id))
-            return expired
+            return [
+                self._view(session, row.id)
+                for row in select_rows(session, now)
+                if self._move(session, row, event, now, error=error, completed=True, note=note, raise_on_race=False)
+            ]
 
         views = await self._db.run(work)
         for view in views:

@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from openprepaid.hes import command_executor
 from openprepaid.hes.clock import Clock, sleep_until_set
-from openprepaid.hes.command_queue import CommandQueue, CommandView
+from openprepaid.hes.command_queue import CommandQueue
+from openprepaid.hes.command_records import CommandView
 from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.retry import describe, is_retryable
 from openprepaid.hes.session import Association, MeterSessionFactory

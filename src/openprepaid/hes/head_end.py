@@ -25,7 +25,8 @@ from openprepaid.bus.base import Bus
 from openprepaid.hes.clock import Clock
 from openprepaid.hes.collection_policy import CollectionJob, ScheduleConfig
 from openprepaid.hes.collector import Collector
-from openprepaid.hes.command_queue import CommandQueue, CommandRequest
+from openprepaid.hes.command_queue import CommandQueue
+from openprepaid.hes.command_records import CommandRequest
 from openprepaid.hes.command_worker import CommandWorker
 from openprepaid.hes.credentials import CredentialStore
 from openprepaid.hes.database import Database
