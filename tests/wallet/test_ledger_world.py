@@ -194,6 +194,7 @@ def make_metered_consumer(
 ):
     consumer = make_consumer(session, world.books, sanctioned_load_w=sanctioned_load_w)
     consumer.account.tariff_id = world.tariff_id
+    consumer.account.opened_at = datetime(2026, 1, 1, tzinfo=UTC)
     session.flush()
     meter = install_meter(session, world.books, consumer, at=installed_at or datetime(2026, 1, 1, tzinfo=UTC))
     return consumer, meter

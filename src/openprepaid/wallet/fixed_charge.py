@@ -2,9 +2,10 @@
 account per local day, whether or not the meter sent data.
 
 Invariants: key ``fixed:<account>:<local day>`` makes each day's charge happen once, however often
-the job runs; the day is priced by the tariff version in force at the start of that local day and
-the account's sanctioned load; lines per component (fixed charge, duty on it, ...) as the tariff
-engine gives them (``daily_fixed_charge``: a month of daily lines adds up to the monthly amount).
+the job runs; only days from the account's opening day on are charged (as the month bill counts
+them); the day is priced by the tariff version in force at the start of that local day and the
+account's sanctioned load; lines per component (fixed charge, duty on it, ...) as the tariff engine
+gives them (``daily_fixed_charge``: a month of daily lines adds up to the monthly amount).
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ def charge_daily_fixed(
     skipped = 0
     for account in accounts:
         assert account.tariff_id is not None
-        day_start = datetime.combine(local_date, time(0), tzinfo=ZoneInfo(account.timezone))
+        zone = ZoneInfo(account.timezone)
+        day_start = datetime.combine(local_date, time(0), tzinfo=zone)
+        if account.opened_at.astimezone(zone).date() > local_date:
+            skipped += 1  # not a consumer yet on that day
+            continue
         version = lines_of[account.tariff_id].in_force_at(day_start)
         wallet = wallets.get(account.id, {}).get(ConsumerLedger.PREPAID_WALLET)
         if version is None or wallet is None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, cast, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -325,3 +325,27 @@ def mark_trued_up(session: Session, *, meter_id: int, local_date: date, account_
                 trued_up=True,
             )
         )
+
+
+def usage_days_of_accounts(
+    session: Session, account_ids: Sequence[int], first: date, last: date
+) -> list[tuple[int, date, int, int, bool, datetime | None]]:
+    """(account, local day, intervals taken, billed Wh, trued up, last interval end) per account-day in
+    [first, last], summed over the account's meters that day."""
+    result: list[tuple[int, date, int, int, bool, datetime | None]] = []
+    for chunk in chunked(sorted(set(account_ids))):
+        statement = (
+            select(
+                UsageDay.account_id,
+                UsageDay.local_date,
+                func.sum(UsageDay.interval_count),
+                func.sum(UsageDay.interval_energy_wh),
+                func.max(cast(UsageDay.trued_up, Integer)),
+                func.max(UsageDay.last_interval_end_at),
+            )
+            .where(UsageDay.account_id.in_(chunk), UsageDay.local_date >= first, UsageDay.local_date <= last)
+            .group_by(UsageDay.account_id, UsageDay.local_date)
+        )
+        for account_id, local_date, count, wh, trued_up, last_end in session.execute(statement):
+            result.append((int(account_id), local_date, int(count), int(wh), bool(trued_up), last_end))
+    return result

@@ -24,6 +24,7 @@ class WalletAccount:
     protected: bool
     timezone: str
     closed_at: datetime | None
+    opened_at: datetime
 
 
 def _columns() -> tuple[object, ...]:
@@ -37,6 +38,7 @@ def _columns() -> tuple[object, ...]:
         Account.protected,
         Utility.timezone,
         Account.closed_at,
+        Account.opened_at,
     )
 
 

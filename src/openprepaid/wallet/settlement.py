@@ -1,0 +1,253 @@
+"""Monthly reconciliation statement (domain.md C5, §2 "Monthly reconciliation").
+
+The month's daily deductions (interval charges, daily fixed charges, true-ups, with value dates in
+the local month) are compared, component by component, with the tariff engine's exact month bill
+(``month_bill`` on the month's billed units, their ToD split, the account's load and its fixed
+days). The difference is posted once: excess credited back to the wallet, shortfall debited.
+
+Invariants:
+- Once per (account, month, kind): the statement row is claimed first (unique key), in the same
+  database transaction as the ledger transaction ``settlement:<account>:<YYYY-MM>`` (``final-bill``
+  for a closing month); settling again returns the first statement.
+- After settlement, the month's charged lines per component equal the month bill's lines.
+- A month whose tariff changed in the middle is not re-priced by one version: its statement records
+  the charged lines as billed (difference 0) and ``multi_version`` for review.
+- Only a month that is over is settled (a closing account's month ends at its closure).
+"""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from openprepaid.store.model import SettlementKind
+from openprepaid.store.repository import charge as charge_repo
+from openprepaid.store.repository import settlement as settlement_repo
+from openprepaid.store.repository.settlement import StatementRow
+from openprepaid.store.repository.wallet_account import WalletAccount, wallet_account
+from openprepaid.wallet import ledger
+from openprepaid.wallet.charge_lines import WALLET_COMPONENT, charge_entry
+from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_ledgers, utility_ledgers
+from openprepaid.wallet.errors import UnknownAccountError, WalletError
+from openprepaid.wallet.ledger import LedgerTransactionKind
+from openprepaid.wallet.tariff import month_bill
+from openprepaid.wallet.tariff_store import TariffCatalog, timelines
+
+CHARGE_KINDS = (
+    LedgerTransactionKind.INTERVAL_CHARGE.value,
+    LedgerTransactionKind.FIXED_CHARGE.value,
+    LedgerTransactionKind.TRUE_UP.value,
+)
+
+
+class SettlementError(WalletError):
+    code = "settlement_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    account_id: int
+    month_date: date
+    kind: SettlementKind
+    energy_wh: int
+    charged: dict[str, int]  # component -> paise charged by the daily deductions
+    billed: dict[str, int]  # component -> paise of the exact month bill
+    difference_paise: int  # billed - charged: > 0 debited, < 0 credited back
+    multi_version: bool
+    ledger_transaction_id: int | None
+    replayed: bool = False
+
+    @property
+    def charged_paise(self) -> int:
+        return sum(self.charged.values())
+
+    @property
+    def billed_paise(self) -> int:
+        return sum(self.billed.values())
+
+
+def month_bounds(month_date: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The local month as aware UTC instants [start, end)."""
+    first = month_date.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(following, time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def _from_row(row: StatementRow) -> Statement:
+    lines = row.lines
+    return Statement(
+        account_id=row.account_id,
+        month_date=row.month_date,
+        kind=row.kind,
+        energy_wh=row.energy_wh,
+        charged=dict(lines.get("charged", {})),
+        billed=dict(lines.get("billed", {})),
+        difference_paise=row.difference_paise,
+        multi_version=bool(lines.get("multi_version", False)),
+        ledger_transaction_id=row.ledger_transaction_id,
+        replayed=True,
+    )
+
+
+def settle_month(
+    session: Session,
+    *,
+    account_id: int,
+    month_date: date,
+    catalog: TariffCatalog,
+    now: datetime,
+    actor: str = "settlement",
+    kind: SettlementKind = SettlementKind.MONTHLY,
+    last_day: date | None = None,
+) -> Statement:
+    """Reconcile one account-month. ``last_day`` ends the month early (the final bill of a closure)."""
+    account = wallet_account(session, account_id)
+    if account is None:
+        raise UnknownAccountError(f"no account {account_id}")
+    first = month_date.replace(day=1)
+    days_in_month = monthrange(first.year, first.month)[1]
+    last = last_day or first.replace(day=days_in_month)
+    zone = ZoneInfo(account.timezone)
+    start, month_end = month_bounds(first, zone)
+    period_end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    existing = settlement_repo.statement(session, account_id, first, kind)
+    if existing is None and kind is SettlementKind.MONTHLY:
+        existing = settlement_repo.statement(session, account_id, first, SettlementKind.FINAL)  # closed that month
+    if existing is not None:
+        return _from_row(existing)
+    if kind is SettlementKind.MONTHLY and now < month_end:
+        raise SettlementError(f"month {first:%Y-%m} of account {account_id} is not over")
+    charged = settlement_repo.charged_components(
+        session, account_id=account_id, first=first, last=last, kinds=CHARGE_KINDS, wallet_component=WALLET_COMPONENT
+    )
+    zones = charge_repo.zone_energy_of_month(session, account_id, first)
+    energy_wh = max(0, sum(zones.values()))
+    billed, multi = _month_bill(
+        session, account, catalog, first=first, last=last, start=start, end=period_end, energy_wh=energy_wh, zones=zones
+    )
+    if multi:
+        billed = dict(charged)  # not re-priced by one version: recorded for review
+    difference = {c: billed.get(c, 0) - charged.get(c, 0) for c in sorted(billed.keys() | charged.keys())}
+    difference = {c: amount for c, amount in difference.items() if amount}
+    try:
+        statement_id = settlement_repo.insert_statement(
+            session,
+            {
+                "account_id": account_id,
+                "month_date": first,
+                "kind": kind,
+                "energy_wh": energy_wh,
+                "charged_paise": sum(charged.values()),
+                "billed_paise": sum(billed.values()),
+                "difference_paise": sum(difference.values()),
+                "lines": {"charged": charged, "billed": billed, "difference": difference, "multi_version": multi},
+                "ledger_transaction_id": None,
+                "created_at": now,
+                "created_by": actor[:100],
+            },
+        )
+    except settlement_repo.DuplicateStatementError:
+        row = settlement_repo.statement(session, account_id, first, kind)
+        assert row is not None
+        return _from_row(row)
+    ledger_id = _post_difference(
+        session, account, difference, first=first, last=last, kind=kind, at=period_end, actor=actor, now=now
+    )
+    if ledger_id is not None:
+        settlement_repo.set_statement_transaction(session, statement_id, ledger_id)
+    return Statement(account_id, first, kind, energy_wh, charged, billed, sum(difference.values()), multi, ledger_id)
+
+
+def _month_bill(
+    session: Session,
+    account: WalletAccount,
+    catalog: TariffCatalog,
+    *,
+    first: date,
+    last: date,
+    start: datetime,
+    end: datetime,
+    energy_wh: int,
+    zones: dict[str, int],
+) -> tuple[dict[str, int], bool]:
+    """The exact bill per component, and whether the month spans several tariff versions."""
+    if account.tariff_id is None:
+        raise SettlementError(f"account {account.id} has no tariff")
+    timeline = timelines(session, [account.tariff_id])[account.tariff_id]
+    version = timeline.in_force_at(start)
+    change = timeline.next_change_after(start)
+    if version is None:
+        raise SettlementError(f"no tariff version in force for account {account.id} at {start.isoformat()}")
+    if change is not None and change < end:
+        return {}, True
+    spec = catalog.spec(version)
+    opened = account.opened_at.astimezone(ZoneInfo(account.timezone)).date()
+    first_fixed_day = opened.day if (opened.year, opened.month) == (first.year, first.month) else 1
+    bill = month_bill(
+        spec,
+        month_wh=energy_wh,
+        sanctioned_load_w=account.sanctioned_load_w,
+        days_in_month=monthrange(first.year, first.month)[1],
+        zone_wh={zone: wh for zone, wh in zones.items() if zone and wh > 0},
+        first_fixed_day=first_fixed_day,
+        last_fixed_day=last.day,
+    )
+    return {line.component: line.amount_paise for line in bill.lines}, False
+
+
+def _post_difference(
+    session: Session,
+    account: WalletAccount,
+    difference: dict[str, int],
+    *,
+    first: date,
+    last: date,
+    kind: SettlementKind,
+    at: datetime,
+    actor: str,
+    now: datetime,
+) -> int | None:
+    wallet = consumer_ledgers(session, [account.id]).get(account.id, {}).get(ConsumerLedger.PREPAID_WALLET)
+    if wallet is None:
+        raise SettlementError(f"account {account.id} has no ledger accounts opened")
+    prefix = "settlement" if kind is SettlementKind.MONTHLY else "final-bill"
+    entry = charge_entry(
+        idempotency_key=f"{prefix}:{account.id}:{first:%Y-%m}",
+        kind=LedgerTransactionKind.SETTLEMENT,
+        account_id=account.id,
+        wallet_ledger_id=wallet,
+        utility_ledgers=utility_ledgers(session, account.utility_id),
+        components=difference,
+        effective_at=at,
+        value_date=last,
+        actor=actor,
+        memo=f"{kind.value} reconciliation {first:%Y-%m}",
+    )
+    if entry is None:
+        return None
+    return ledger.post(session, entry, now=now).ledger_transaction_id
+
+
+def settle_utility_month(
+    session: Session,
+    *,
+    utility_id: int,
+    month_date: date,
+    catalog: TariffCatalog,
+    now: datetime,
+    account_ids: list[int],
+) -> list[Statement]:
+    """Settle the month for the given accounts of a utility (the monthly job pages through its accounts)."""
+    statements = []
+    for account_id in account_ids:
+        account = wallet_account(session, account_id)
+        if account is None or account.utility_id != utility_id:
+            raise UnknownAccountError(f"no account {account_id} in utility {utility_id}")
+        statements.append(settle_month(session, account_id=account_id, month_date=month_date, catalog=catalog, now=now))
+    return statements
