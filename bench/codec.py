@@ -116,7 +116,7 @@ def ours(rows: list[tuple[Any, ...]], seconds: float) -> dict[str, Any]:
         return decode(unprotect(octets, keys=keys, peer_system_title=system_title).apdu)
 
     def plain_with_datetimes() -> list[Any]:
-        return [(CosemDateTime.from_bytes(row[0]).to_datetime(), *row[1:]) for row in plain()]
+        return [(datetime_from_octets(row[0]), *row[1:]) for row in plain()]
 
     assert plain() == rows
     return {
