@@ -76,12 +76,11 @@ async def test_due_meters_are_collected_through_the_throttle(db, bus, clock, hes
         assert factory.meters[meter_id].calls[0] == "read_name_plate"
     # Nothing is due a minute later: a tick adds nothing.
     assert await scheduler.tick() == 0
-    assert (
-        metrics.registry.get_sample_value(
-            "openprepaid_hes_sessions_total", {"association": "meter_reader", "outcome": "ok"}
-        )
-        == 6
-    )
+    sample = metrics.registry.get_sample_value
+    assert sample("openprepaid_hes_sessions_total", {"association": "meter_reader", "outcome": "ok"}) == 6
+    calls = sum(len(meter.calls) for meter in factory.meters.values())
+    assert sample("openprepaid_hes_bytes_total", {"direction": "sent"}) == 20 * calls
+    assert sample("openprepaid_hes_bytes_total", {"direction": "received"}) == 40 * calls
 
 
 async def test_the_queue_is_bounded_and_the_rest_waits_for_the_next_tick(db, bus, clock, hes_sessions):

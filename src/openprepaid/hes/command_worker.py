@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from openprepaid.hes import command_executor
 from openprepaid.hes.clock import Clock, sleep_until_set
@@ -132,19 +132,25 @@ class CommandWorker:
             return None
 
     async def _attempt(self, command: CommandView, *, verify_only: bool) -> CommandView:
+        started_at = self._clock.now()
+        traffic = (0, 0)
         try:
             target = await self._targets.get(command.meter_id)
             async with (
                 self._throttle.slot(command.meter_id, command.priority),
                 self._sessions.open(target, Association.UTILITY_SETTINGS) as session,
             ):
-                if verify_only:
-                    readback = await command_executor.read_back(session, command, self._clock)
-                else:
-                    readback = await command_executor.execute(session, command, self._clock)
+                try:
+                    if verify_only:
+                        readback = await command_executor.read_back(session, command, self._clock)
+                    else:
+                        readback = await command_executor.execute(session, command, self._clock)
+                finally:
+                    traffic = (session.bytes_sent, session.bytes_received)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # task boundary: one command's failure must not stop the worker
+            self._session_ended(started_at, traffic, ok=False)
             view = await self._queue.attempt_failed(command.id, exc)
             log.warning(
                 "command %d %s failed: meter=%d correlation=%s error=%s retryable=%s decision=%s attempts=%d",
@@ -158,6 +164,7 @@ class CommandWorker:
                 view.attempts,
             )
             return view
+        self._session_ended(started_at, traffic, ok=True)
         view = await self._queue.complete(command.id, readback)
         log.info(
             "command %d %s %s: meter=%d correlation=%s readback=%s",
@@ -169,3 +176,10 @@ class CommandWorker:
             readback.to_json()["values"],
         )
         return view
+
+    def _session_ended(self, started_at: datetime, traffic: tuple[int, int], *, ok: bool) -> None:
+        if self._metrics is not None:
+            elapsed = (self._clock.now() - started_at).total_seconds()
+            self._metrics.session_ended(
+                "utility_settings", ok=ok, seconds=elapsed, sent=traffic[0], received=traffic[1]
+            )

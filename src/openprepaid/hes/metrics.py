@@ -6,6 +6,8 @@ get their own ``CollectorRegistry``. Names (prefix ``openprepaid_hes_``) are lis
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 NAMESPACE = "openprepaid_hes"
@@ -16,69 +18,44 @@ COMMAND_BUCKETS_S = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0,
 class HesMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.sessions = Counter(
-            "sessions",
-            "Meter sessions by association and outcome",
-            ["association", "outcome"],
-            namespace=NAMESPACE,
-            registry=registry,
+
+        def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+            return Counter(name, doc, labels, namespace=NAMESPACE, registry=registry)
+
+        def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+            return Gauge(name, doc, labels, namespace=NAMESPACE, registry=registry)
+
+        def histogram(name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Histogram:
+            return Histogram(name, doc, labels, namespace=NAMESPACE, registry=registry, buckets=buckets)
+
+        self.sessions = counter("sessions", "Meter sessions by association and outcome", ["association", "outcome"])
+        self.session_seconds = histogram(
+            "session_seconds", "Duration of a meter session (connect to release)", ["association"], LATENCY_BUCKETS_S
         )
-        self.session_seconds = Histogram(
-            "session_seconds",
-            "Duration of a meter session (connect to release)",
-            ["association"],
-            namespace=NAMESPACE,
-            registry=registry,
-            buckets=LATENCY_BUCKETS_S,
+        self.bytes = counter("bytes", "Bytes exchanged with meters", ["direction"])
+        self.command_outcomes = counter(
+            "command_outcomes", "Command state changes by kind and new state", ["kind", "state"]
         )
-        self.bytes = Counter(
-            "bytes", "Bytes exchanged with meters", ["direction"], namespace=NAMESPACE, registry=registry
+        self.command_seconds = histogram(
+            "command_seconds", "From enqueue to a terminal state", ["kind", "state"], COMMAND_BUCKETS_S
         )
-        self.command_outcomes = Counter(
-            "command_outcomes",
-            "Command state changes by kind and new state",
-            ["kind", "state"],
-            namespace=NAMESPACE,
-            registry=registry,
+        self.command_queue_depth = gauge("command_queue_depth", "Commands by state", ["state"])
+        self.collections = counter("collection_jobs", "Collection jobs by job kind and outcome", ["job", "outcome"])
+        self.readings_stored = counter(
+            "readings_stored", "New rows stored by profile (duplicates not counted)", ["profile"]
         )
-        self.command_seconds = Histogram(
-            "command_seconds",
-            "From enqueue to a terminal state",
-            ["kind", "state"],
-            namespace=NAMESPACE,
-            registry=registry,
-            buckets=COMMAND_BUCKETS_S,
-        )
-        self.command_queue_depth = Gauge(
-            "command_queue_depth", "Commands by state", ["state"], namespace=NAMESPACE, registry=registry
-        )
-        self.collections = Counter(
-            "collection_jobs",
-            "Collection jobs by job kind and outcome",
-            ["job", "outcome"],
-            namespace=NAMESPACE,
-            registry=registry,
-        )
-        self.readings_stored = Counter(
-            "readings_stored",
-            "New rows stored by profile (duplicates not counted)",
-            ["profile"],
-            namespace=NAMESPACE,
-            registry=registry,
-        )
-        self.pushes = Counter(
-            "pushes",
-            "Pushes and dial-in announcements by kind and outcome",
-            ["kind", "outcome"],
-            namespace=NAMESPACE,
-            registry=registry,
-        )
-        self.throttle_waiting = Gauge(
-            "throttle_waiting", "Tasks waiting for a session slot", namespace=NAMESPACE, registry=registry
-        )
-        self.throttle_active = Gauge(
-            "throttle_active_sessions", "Sessions holding a slot", namespace=NAMESPACE, registry=registry
-        )
-        self.scheduler_backlog = Gauge(
-            "scheduler_backlog", "Collection jobs waiting for a worker", namespace=NAMESPACE, registry=registry
-        )
+        self.pushes = counter("pushes", "Pushes and dial-in announcements by kind and outcome", ["kind", "outcome"])
+        self.throttle_waiting = gauge("throttle_waiting", "Tasks waiting for a session slot")
+        self.throttle_active = gauge("throttle_active_sessions", "Sessions holding a slot")
+        self.scheduler_backlog = gauge("scheduler_backlog", "Collection jobs waiting for a worker")
+
+    def session_ended(
+        self, association: str, *, ok: bool, seconds: float | None = None, sent: int = 0, received: int = 0
+    ) -> None:
+        self.sessions.labels(association=association, outcome="ok" if ok else "failed").inc()
+        if seconds is not None:
+            self.session_seconds.labels(association=association).observe(seconds)
+        if sent:
+            self.bytes.labels(direction="sent").inc(sent)
+        if received:
+            self.bytes.labels(direction="received").inc(received)

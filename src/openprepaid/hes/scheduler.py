@@ -217,6 +217,7 @@ class CollectionScheduler:
         """One session with one meter; failures are logged and become facts (the next attempt waits)."""
         started_at = self._clock.now()
         report: CollectionReport | None = None
+        traffic = (0, 0)
         try:
             target = await self._targets.get(request.meter_id)
             policy = self._config.policy_for(request.meter_id, self.groups.get(request.meter_id, ()))
@@ -224,9 +225,12 @@ class CollectionScheduler:
                 self._throttle.slot(request.meter_id, request.priority),
                 self._sessions.open(target, Association.METER_READER) as session,
             ):
-                report = await self._collector.collect(
-                    session, target, request.jobs, clock_drift_max_s=policy.clock_drift_max_s
-                )
+                try:
+                    report = await self._collector.collect(
+                        session, target, request.jobs, clock_drift_max_s=policy.clock_drift_max_s
+                    )
+                finally:
+                    traffic = (session.bytes_sent, session.bytes_received)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # task boundary: one meter's failure must not stop collection
@@ -237,13 +241,11 @@ class CollectionScheduler:
                 request.reason,
                 describe(exc),
             )
-            if self._metrics is not None:
-                self._metrics.sessions.labels(association="meter_reader", outcome="failed").inc()
-        else:
-            if self._metrics is not None:
-                self._metrics.sessions.labels(association="meter_reader", outcome="ok").inc()
-                elapsed = (self._clock.now() - started_at).total_seconds()
-                self._metrics.session_seconds.labels(association="meter_reader").observe(elapsed)
+        if self._metrics is not None:
+            elapsed = (self._clock.now() - started_at).total_seconds()
+            self._metrics.session_ended(
+                "meter_reader", ok=report is not None, seconds=elapsed, sent=traffic[0], received=traffic[1]
+            )
         facts = self.facts.get(request.meter_id) or CollectionFacts(request.meter_id)
         self.facts[request.meter_id] = apply_report(facts, request.jobs, started_at, report)
         self.reports += 1
