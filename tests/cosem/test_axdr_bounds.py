@@ -110,17 +110,19 @@ def test_compact_array_cannot_amplify() -> None:
 
 def test_fast_path_declines_when_rows_differ() -> None:
     row = "02 02 09 02 aabb 12 0001"
+    usual = (b"\xaa\xbb", 1)
     odd_rows = {
-        "other tag": "02 02 09 02 aabb 11 01",
-        "longer string": "02 02 09 03 aabbcc 12 0001",
-        "null": "02 02 00 12 0001",
-        "three elements": "02 03 09 02 aabb 12 0001 00",
+        "02 02 09 02 aabb 11 01": (b"\xaa\xbb", 1),  # another tag (unsigned)
+        "02 02 09 03 aabbcc 12 0001": (b"\xaa\xbb\xcc", 1),  # a longer string
+        "02 02 00 12 0001": (None, 1),  # null-data
+        "02 03 09 02 aabb 12 0001 00": (b"\xaa\xbb", 1, None),  # three elements
     }
-    for name, odd in odd_rows.items():
+    for odd, odd_value in odd_rows.items():
         octets = h("01 05" + (row * 2) + odd + (row * 2))
-        generic = decode_data(octets, typed=True)  # the typed walk never takes the fast path
-        assert decode_data(octets) == generic, name
-        assert encode_data(generic) == octets, name
+        expected = [usual, usual, odd_value, usual, usual]
+        assert decode_data(octets) == expected, odd
+        assert decode_data(octets, typed=True) == expected, odd
+        assert encode_data(decode_data(octets, typed=True)) == octets, odd
 
 
 def test_fast_path_rows_running_past_the_end_raise() -> None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 from openprepaid.cosem.axdr_compact import decode_compact_array
-from openprepaid.cosem.axdr_layout import layout_at
+from openprepaid.cosem.axdr_layout import RowLayout, layout_at
 from openprepaid.cosem.axdr_length import MAX_DEPTH, decode_length, tag_name
 from openprepaid.cosem.axdr_types import (
     DONT_CARE,
@@ -142,18 +143,39 @@ def _decode(buf: bytes, pos: int, end: int, depth: int, typed: bool) -> tuple[An
     raise DecodeError(f"unknown Data tag {tag}", pos - 1)
 
 
+# tag -> the typed wrapper applied without re-checking the range (struct already bounded the value)
+_FAST_WRAPPERS: Final[dict[int, Callable[[Any], Any]]] = {
+    tag: partial(int.__new__ if issubclass(wrap, int) else float.__new__, wrap)
+    for tag, (_unpack, _size, wrap) in _FIXED.items()
+    if wrap is not None
+}
+
+
+def _typed_rows(layout: RowLayout, rows: list[Any]) -> list[Any]:
+    """Rows from the fast path with their numbers wrapped column by column (all in C)."""
+    wrappers = [_FAST_WRAPPERS.get(tag) for tag in layout.tags]
+    if layout.scalar:
+        wrap = wrappers[0]
+        return rows if wrap is None else list(map(wrap, rows))
+    columns = [
+        column if wrap is None else map(wrap, column)
+        for wrap, column in zip(wrappers, zip(*rows, strict=True), strict=True)
+    ]
+    return list(zip(*columns, strict=True))
+
+
 def _decode_sequence(buf: bytes, pos: int, end: int, depth: int, *, typed: bool, tag: int) -> tuple[Any, int]:
     count, pos = decode_length(buf, pos, end)
     if count > end - pos:
         raise DecodeError(f"{tag_name(tag)} of {count} elements in {end - pos} octets", pos)
     if depth >= MAX_DEPTH:
         raise DecodeError(f"Data nested deeper than {MAX_DEPTH}", pos)
-    if tag == 1 and count and not typed:
+    if tag == 1 and count:
         layout = layout_at(buf, pos, end)
         if layout is not None:
             rows = layout.decode(buf, pos, count, end)
             if rows is not None:
-                return rows, pos + count * layout.size
+                return (_typed_rows(layout, rows) if typed else rows), pos + count * layout.size
     items: list[Any] = []
     append = items.append
     depth += 1

@@ -48,7 +48,7 @@ Field = tuple[int, int]
 class RowLayout:
     """One row shape: its struct (values only), size, constant octets and octet-string columns."""
 
-    __slots__ = ("consts", "octet_columns", "row", "scalar", "size")
+    __slots__ = ("consts", "octet_columns", "row", "scalar", "size", "tags")
 
     def __init__(self, fields: tuple[Field, ...], scalar: bool) -> None:
         fmt = [">"]
@@ -75,6 +75,7 @@ class RowLayout:
         self.consts = tuple(consts)
         self.octet_columns = tuple(octet_columns)
         self.scalar = scalar
+        self.tags = tuple(tag for tag, _length in fields)
 
     def decode(self, buf: bytes, pos: int, count: int, end: int) -> list[Any] | None:
         """``count`` rows at ``pos`` (before ``end``), or None if the bytes there do not all have this shape."""
