@@ -9,18 +9,22 @@ default ``DecodeError``); anything else is printed with its input and the run ex
 decoder succeeds, its ``check`` (if any) re-encodes the result and decodes it again, so a decoder
 that accepts what the encoder cannot reproduce is caught too.
 
-Other parts of the stack register more entry points with ``register(...)`` (see the bottom of this
-file); nothing here is imported by the unit tests.
+More entry points: any ``openprepaid.cosem`` module that defines ``DECODERS`` (a mapping of name to
+``decode(octets)``) is picked up by ``discover()``, with seeds from its optional ``FUZZ_SEEDS``
+(name -> list of valid encodings; otherwise the shared seed pool); or call ``register(...)``.
+Nothing here is imported by the unit tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import random
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,7 +313,30 @@ def run(count: int, seed: int, only: str | None) -> int:
     return 1 if failures else 0
 
 
+def discover() -> None:
+    """Register the ``DECODERS`` every other cosem module offers (skipping names already registered)."""
+    import openprepaid.cosem as package  # noqa: PLC0415 - only the discovery needs the package object
+
+    known = {point.name for point in ENTRY_POINTS}
+    shared = APDU_SEEDS + DATA_SEEDS
+    for info in pkgutil.iter_modules(package.__path__):
+        try:
+            module = importlib.import_module(f"openprepaid.cosem.{info.name}")
+        except Exception as exc:  # a module another helper is still writing must not stop the run
+            say(f"skipped openprepaid.cosem.{info.name}: {type(exc).__name__}: {exc}")
+            continue
+        decoders = getattr(module, "DECODERS", None)
+        if not isinstance(decoders, Mapping):
+            continue
+        seeds: Mapping[str, Sequence[bytes]] = getattr(module, "FUZZ_SEEDS", {})
+        for name, decode in decoders.items():
+            if name not in known:
+                register(name, decode, list(seeds.get(name, ())) or shared)
+                known.add(name)
+
+
 _register_cosem()
+discover()
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
