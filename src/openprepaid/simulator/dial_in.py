@@ -1,0 +1,122 @@
+"""Dial-in: each virtual meter opens the TCP connection to the head-end, as GPRS/RF-mesh modems do.
+
+A meter that is supplied and not offline connects to the head-end's listener ``host:port``, sends
+its announcement (``notifications.announcement_frame``: a DataNotification with logical device
+name, serial number and system title) and then serves COSEM requests on that connection exactly as
+a listening meter would (the head-end is the client: AARQ from wPort 16/32/48 to wPort 1). When the
+connection drops or cannot be opened the meter dials again after a back-off that doubles from
+``backoff_min_s`` to ``backoff_max_s`` (with ±25 % jitter so a fleet does not dial in lock-step);
+a session that lasted ``stable_s`` resets the back-off. First dials are spread at ``dials_per_s``.
+Dial-in uses the TCP wrapper (IEC 62056-47).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+from openprepaid.simulator.errors import ConfigurationError, DataAccessError
+from openprepaid.simulator.network import FleetServer
+from openprepaid.simulator.notifications import announcement_frame
+from openprepaid.transport.errors import TransportError
+from openprepaid.transport.tcp import dial
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DialInStats:
+    dials: int = 0
+    failed: int = 0
+    sessions: int = 0
+
+
+class DialIn:
+    """Runs every meter's dialler; ``run()`` until cancelled."""
+
+    def __init__(
+        self,
+        server: FleetServer,
+        host: str,
+        port: int,
+        *,
+        dials_per_s: float = 500.0,
+        backoff_min_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        stable_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+        seed: int = 0,
+    ) -> None:
+        if server.framing != "wrapper":
+            raise ConfigurationError("dial-in uses the TCP wrapper; HDLC is for listening meters")
+        if dials_per_s <= 0 or not 0 < backoff_min_s <= backoff_max_s:
+            raise ConfigurationError("dial rate and back-off must be positive, min <= max")
+        self.server = server
+        self.host = host
+        self.port = port
+        self.dials_per_s = dials_per_s
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+        self.stable_s = stable_s
+        self.connect_timeout_s = connect_timeout_s
+        self.stats = DialInStats()
+        self._rng = random.Random(seed)
+        self._invoke_ids = itertools.count(1)
+
+    async def run(self) -> None:
+        tasks = [
+            asyncio.create_task(self.keep_dialling(index, first_after_s=index / self.dials_per_s))
+            for index in range(len(self.server.fleet))
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _jitter(self, delay_s: float) -> float:
+        return delay_s * self._rng.uniform(0.75, 1.25)
+
+    async def keep_dialling(self, index: int, *, first_after_s: float = 0.0) -> None:
+        """One meter's life on the network: dial, announce, serve, back off, again."""
+        await asyncio.sleep(first_after_s)
+        backoff = self.backoff_min_s
+        while True:
+            if not self.server.reachable(index):
+                await asyncio.sleep(self._jitter(self.backoff_min_s))
+                continue
+            started = time.monotonic()
+            if await self.session(index):
+                self.stats.sessions += 1
+                if time.monotonic() - started >= self.stable_s:
+                    backoff = self.backoff_min_s
+            await asyncio.sleep(self._jitter(backoff))
+            backoff = min(backoff * 2, self.backoff_max_s)
+
+    async def session(self, index: int) -> bool:
+        """Dial once, announce and serve until the connection ends; False if it could not be opened."""
+        self.stats.dials += 1
+        try:
+            reader, writer = await dial(self.host, self.port, timeout_s=self.connect_timeout_s)
+        except TransportError as exc:
+            self.stats.failed += 1
+            log.debug("meter %d could not dial in: %s", index, exc)
+            return False
+        meter = self.server.fleet.meter(index)
+        try:
+            meter.advance(self.server.now_s())
+            writer.write(announcement_frame(meter, self.server.system_title(index), next(self._invoke_ids)))
+            await writer.drain()
+        except (ConnectionError, OSError, DataAccessError):
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            return False
+        await self.server.serve(index, reader, writer)
+        return True
