@@ -172,4 +172,4 @@ def test_history_entries_are_bounded() -> None:
     assert meter.get(7, BLOCK, 7) == meter.get(7, BLOCK, 8) == meter.meter_type.block_load_days * 96
     first = meter.get(7, BLOCK, 2, EntrySelection(1, 1))
     assert first[0][0] == datetime(2025, 1, 25, 1, 15, tzinfo=IST)  # type: ignore[index]
-    assert len(meter.billing) == 2
+    assert meter.get(7, "1.0.98.1.0.255", 7) == 2

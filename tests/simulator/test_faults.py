@@ -198,3 +198,21 @@ def test_an_outage_during_history_is_lived_as_if_it_happened() -> None:
     assert isinstance(daily, list)
     by_day = {r[0].day: r[1] for r in daily}  # type: ignore[union-attr]
     assert by_day[23] - by_day[22] < by_day[22] - by_day[21]
+
+
+def test_event_logs_are_bounded_fifo_buffers() -> None:
+    meter = make_meter()
+    depth = meter.meter_type.event_log_depth(EventLog.POWER)
+    for k in range(depth + 7):
+        faults.outage(meter, ist(2025, 3, 2) + k * 600, 60)
+    meter.advance(ist(2025, 3, 4))
+    assert meter.get(7, "0.0.99.98.2.255", 7) == depth
+    assert meter.get(7, "0.0.99.98.2.255", 8) == depth
+    rows = meter.get(7, "0.0.99.98.2.255", 2)
+    assert isinstance(rows, list) and len(rows) == depth
+    # the oldest entries went first: of 2 * (depth + 7) events the log keeps the last `depth`,
+    # starting with the failure of outage number (2 * (depth + 7) - depth) / 2
+    first_kept = ist(2025, 3, 2) + (2 * (depth + 7) - depth) // 2 * 600
+    assert rows[0][0] == datetime.fromtimestamp(first_kept, IST) and rows[0][1] == ec.POWER_FAIL
+    assert rows[-1][1] == ec.POWER_RESTORE
+    assert meter.get(1, "0.0.96.11.2.255", 2) == ec.POWER_RESTORE

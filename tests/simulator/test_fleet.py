@@ -135,6 +135,6 @@ def test_billing_history_is_synthesised_before_birth(fleet: Fleet) -> None:
 def test_billing_history_refuses_a_meter_that_has_lived() -> None:
     small = Fleet(FleetConfig(size=1, history_days=1, billing_history=False), START)
     meter = small.meter(0)
-    assert meter.billing == []
+    assert meter.get(7, "1.0.98.1.0.255", 7) == 0
     with pytest.raises(ValueError, match="not lived"):
         synthesize_billing_history(meter)

@@ -14,21 +14,24 @@ from __future__ import annotations
 import math
 import random
 from datetime import UTC, date, datetime
+from functools import cache
 
 from openprepaid.simulator.clock import to_datetime, to_epoch_s
 from openprepaid.simulator.load_model import DAY_S, MODELS, SLOT_S, mix64
 from openprepaid.simulator.virtual_meter import VirtualMeter
 
 
-def _month_starts_back(born_lt: int, count: int) -> list[int]:
-    """Local times of 00:00 on the 1st at or before ``born_lt``, newest first."""
+@cache
+def _month_starts_back(born_lt: int, count: int) -> tuple[tuple[int, int], ...]:
+    """(00:00 on the 1st as local seconds, minutes in the month before it), at or before ``born_lt``, newest first."""
     local = to_datetime(born_lt).date()
     first = date(local.year, local.month, 1)
-    starts: list[int] = []
+    starts: list[tuple[int, int]] = []
     while len(starts) < count:
-        starts.append(to_epoch_s(datetime(first.year, first.month, 1, tzinfo=UTC)))  # local time as epoch
+        start = to_epoch_s(datetime(first.year, first.month, 1, tzinfo=UTC))  # local time as epoch seconds
+        starts.append((start, to_datetime(start - DAY_S).day * 1440))
         first = date(first.year - (first.month == 1), first.month - 1 or 12, 1)
-    return starts
+    return tuple(starts)
 
 
 def synthesize_billing_history(meter: VirtualMeter) -> None:
@@ -43,7 +46,7 @@ def synthesize_billing_history(meter: VirtualMeter) -> None:
     meter.powered_s = int(install_days * DAY_S * uptime)
     peak_w = daily_wh * max(MODELS[params.category].weekday) * (3600 / SLOT_S)
     entries = []
-    for start in _month_starts_back(meter.born_lt, meter.meter_type.billing_entries):
+    for start, month_min in _month_starts_back(meter.born_lt, meter.meter_type.billing_entries):
         days_back = (meter.born_lt - start) / DAY_S
         if days_back > install_days:
             break
@@ -52,8 +55,6 @@ def synthesize_billing_history(meter: VirtualMeter) -> None:
         md_w = int(peak_w * rng.uniform(1.3, 2.0))
         md_at = start - rng.randint(1, 27) * DAY_S - rng.randint(2, 6) * 3600  # an evening of the month before
         md_at -= md_at % meter.dip_s
-        previous = to_datetime(start - DAY_S)
-        month_min = previous.day * 1440
         entries.append(
             (
                 start,
@@ -72,7 +73,8 @@ def synthesize_billing_history(meter: VirtualMeter) -> None:
             )
         )
     entries.reverse()
-    meter.billing.extend(entries)
+    for entry in entries:
+        meter.billing.extend(entry)
     meter.billing_count = len(entries)
     if entries:
         last = entries[-1]

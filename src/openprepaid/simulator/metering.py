@@ -28,6 +28,9 @@ from openprepaid.simulator.clock import MeterClock, to_datetime
 from openprepaid.simulator.load_model import DAY_S, SLOT_S, DayEnergy, LoadParams, day_energy
 
 DAILY_STRIDE = 6  # lt, import Wh, import VAh, export Wh, export VAh, lag varh
+#: billing date, avg PF, import Wh, import VAh, MD W, its time, MD VA, its time, power-on min, export Wh,
+#: export VAh, lag varh, lead varh
+BILLING_STRIDE = 13
 NEVER = 1 << 62
 
 
@@ -111,7 +114,7 @@ class MeterCore:
         self.dip_wh = self.dip_vah = 0
         self.bill_wh0, self.bill_vah0, self.bill_powered0 = self.imp_wh, self.imp_vah, 0
         self.daily = array("q")
-        self.billing: list[tuple[int, ...]] = []
+        self.billing = array("q")  # flat, BILLING_STRIDE values per entry: a tuple of ints would cost 5x
         self.billing_count = 0
         self._day_cache: DayEnergy | None = None
         self.supply = sp.SupplyTimeline()
@@ -293,7 +296,7 @@ class MeterCore:
         vah = self.imp_vah - self.bill_vah0
         avg_pf = wh * 1000 // vah if vah else 1000
         power_on_min = (self.powered_s - self.bill_powered0) // 60
-        self.billing.append(
+        self.billing.extend(
             (
                 lt,
                 avg_pf,
@@ -310,8 +313,9 @@ class MeterCore:
                 0,
             )
         )
-        if len(self.billing) > self.meter_type.billing_entries:
-            del self.billing[0]
+        excess = len(self.billing) - self.meter_type.billing_entries * BILLING_STRIDE
+        if excess > 0:
+            del self.billing[:excess]
         self.billing_count += 1
         self.last_billing_lt = lt
         self.bill_wh0, self.bill_vah0, self.bill_powered0 = self.imp_wh, self.imp_vah, self.powered_s

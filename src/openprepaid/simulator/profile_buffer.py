@@ -145,13 +145,13 @@ class DailyLoadBuffer(ProfileBuffer):
 
 class BillingBuffer(ProfileBuffer):
     def entries_in_use(self) -> int:
-        return len(self.meter.billing)
+        return len(self.meter.billing) // len(rd.BILLING_KEYS)
 
     def profile_entries(self) -> int:
         return self.meter.meter_type.billing_entries
 
     def time_of(self, i: int) -> int:
-        return self.meter.billing[i - 1][0]
+        return self.meter.billing[(i - 1) * len(rd.BILLING_KEYS)]
 
     def rows(self, first: int, last: int) -> Iterator[Row]:
         return (rd.billing_row(self.meter, i - 1) for i in range(first, last + 1))
@@ -160,13 +160,19 @@ class BillingBuffer(ProfileBuffer):
 class EventLogBuffer(ProfileBuffer):
     monotonic = False  # a clock set backwards leaves later entries with earlier times
 
+    def __init__(self, meter: VirtualMeter, profile: ProfileDef) -> None:
+        super().__init__(meter, profile)
+        self._decoded: list[tuple[int, int, tuple[int, ...]]] | None = None  # one read decodes once
+
     def _log(self) -> EventLog:
         assert self.profile.event_log is not None
         return self.profile.event_log
 
     def _entries(self) -> list[tuple[int, int, tuple[int, ...]]]:
-        events = self.meter.events
-        return events.entries(self._log()) if events is not None else []
+        if self._decoded is None:
+            events = self.meter.events
+            self._decoded = events.entries(self._log()) if events is not None else []
+        return self._decoded
 
     def entries_in_use(self) -> int:
         return len(self._entries())

@@ -257,4 +257,5 @@ def daily_row(meter: VirtualMeter, i: int) -> dict[str, int]:
 
 
 def billing_row(meter: VirtualMeter, i: int) -> dict[str, int]:
-    return dict(zip(BILLING_KEYS, meter.billing[i], strict=True))
+    stride = len(BILLING_KEYS)
+    return dict(zip(BILLING_KEYS, meter.billing[i * stride : (i + 1) * stride], strict=True))
