@@ -15,22 +15,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 from dlms_cosem import dlms_data
 from dlms_cosem.connection import XDlmsApduFactory
 from dlms_cosem.dlms_data import decode_variable_integer, encode_variable_integer
 from dlms_cosem.security import SecurityControlField, decrypt, encrypt
-
-
-def rate(work, seconds):
-    count, started = 0, time.perf_counter()
-    while True:
-        work()
-        count += 1
-        elapsed = time.perf_counter() - started
-        if elapsed >= seconds and count >= 3:
-            return count / elapsed
+from peer_timing import rate
 
 
 def main():

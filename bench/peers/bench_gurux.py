@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from gurux_dlms import (
@@ -34,16 +33,7 @@ from gurux_dlms.GXDLMS import GXDLMS
 from gurux_dlms.GXDLMSLNParameters import GXDLMSLNParameters
 from gurux_dlms.internal._GXCommon import _GXCommon
 from gurux_dlms.objects import GXDLMSProfileGeneric
-
-
-def rate(work, seconds):
-    count, started = 0, time.perf_counter()
-    while True:
-        work()
-        count += 1
-        elapsed = time.perf_counter() - started
-        if elapsed >= seconds and count >= 3:
-            return count / elapsed
+from peer_timing import rate
 
 
 def server(cipher):

@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-import math
-import struct
 from typing import Any
 
 from hypothesis import strategies as st
 
 from openprepaid.cosem import axdr
 from openprepaid.cosem.axdr import ArrayOf, DataTag, StructureOf, TypeSpec
+from openprepaid.cosem.axdr_types import INT_TYPES
 from openprepaid.cosem.date_time import ClockStatus, CosemDate, CosemDateTime, CosemTime
 
-INT_TAGS = [
-    tag
-    for tag in axdr.DataTag
-    if tag
-    in {
-        kind.TAG
-        for kind in (
-            axdr.Integer,
-            axdr.Long,
-            axdr.DoubleLong,
-            axdr.Long64,
-            axdr.Unsigned,
-            axdr.LongUnsigned,
-            axdr.DoubleLongUnsigned,
-            axdr.Long64Unsigned,
-            axdr.Enum,
-            axdr.Bcd,
-        )
-    }
-]
-INT_TYPE = {
-    kind.TAG: kind
-    for kind in (
-        axdr.Integer,
-        axdr.Long,
-        axdr.DoubleLong,
-        axdr.Long64,
-        axdr.Unsigned,
-        axdr.LongUnsigned,
-        axdr.DoubleLongUnsigned,
-        axdr.Long64Unsigned,
-        axdr.Enum,
-        axdr.Bcd,
-    )
-}
+INT_TYPE = dict(INT_TYPES)
+INT_TAGS = list(INT_TYPE)
 LEAF_TAGS = [
     *INT_TAGS,
     DataTag.BOOLEAN,
@@ -198,9 +164,3 @@ def fixed_rows(max_rows: int = 12) -> st.SearchStrategy[tuple[TypeSpec, list[Any
     return st.tuples(
         st.lists(number_tags, min_size=1, max_size=8), st.integers(0, 20), st.integers(4, max_rows)
     ).flatmap(lambda args: rows_for(*args))
-
-
-def same_float(left: float, right: float) -> bool:
-    return (
-        left == right or (math.isnan(left) and math.isnan(right)) or struct.pack(">d", left) == struct.pack(">d", right)
-    )

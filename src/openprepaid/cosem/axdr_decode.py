@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from openprepaid.cosem.axdr_compact import decode_compact_array
 from openprepaid.cosem.axdr_layout import RowLayout, layout_at
-from openprepaid.cosem.axdr_length import MAX_DEPTH, decode_length, tag_name
+from openprepaid.cosem.axdr_length import decode_length, element_count, tag_name
 from openprepaid.cosem.axdr_types import (
     DONT_CARE,
     Bcd,
@@ -165,11 +165,7 @@ def _typed_rows(layout: RowLayout, rows: list[Any]) -> list[Any]:
 
 
 def _decode_sequence(buf: bytes, pos: int, end: int, depth: int, *, typed: bool, tag: int) -> tuple[Any, int]:
-    count, pos = decode_length(buf, pos, end)
-    if count > end - pos:
-        raise DecodeError(f"{tag_name(tag)} of {count} elements in {end - pos} octets", pos)
-    if depth >= MAX_DEPTH:
-        raise DecodeError(f"Data nested deeper than {MAX_DEPTH}", pos)
+    count, pos = element_count(buf, pos, end, depth, tag)
     if tag == 1 and count:
         layout = layout_at(buf, pos, end)
         if layout is not None:

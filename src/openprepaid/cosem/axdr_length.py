@@ -47,3 +47,14 @@ def length_octets(length: int) -> bytes:
         size = (length.bit_length() + 7) // 8
         return bytes((0x80 | size,)) + length.to_bytes(size, "big")
     raise EncodeError(f"length {length} does not fit in four octets")
+
+
+def element_count(buf: bytes, pos: int, end: int, depth: int, tag: int) -> tuple[int, int]:
+    """An array's or structure's element count, refused if it cannot fit (each element takes an
+    octet at least) or if the nesting is already ``MAX_DEPTH`` deep."""
+    count, pos = decode_length(buf, pos, end)
+    if count > end - pos:
+        raise DecodeError(f"{tag_name(tag)} of {count} elements in {end - pos} octets", pos)
+    if depth >= MAX_DEPTH:
+        raise DecodeError(f"Data nested deeper than {MAX_DEPTH}", pos)
+    return count, pos

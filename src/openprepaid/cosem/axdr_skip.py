@@ -13,7 +13,7 @@ from typing import Final
 
 from openprepaid.cosem.axdr_compact import decode_type_description
 from openprepaid.cosem.axdr_layout import FIXED_DECODE, layout_at
-from openprepaid.cosem.axdr_length import MAX_DEPTH, decode_length, tag_name
+from openprepaid.cosem.axdr_length import decode_length, element_count, tag_name
 from openprepaid.cosem.errors import DecodeError
 
 _SIZES: Final[dict[int, int]] = {tag: size for tag, (_code, size) in FIXED_DECODE.items()} | {
@@ -60,11 +60,7 @@ def _skip(buf: bytes, pos: int, end: int, depth: int) -> int:
 
 
 def _skip_sequence(buf: bytes, pos: int, end: int, depth: int, tag: int) -> int:
-    count, pos = decode_length(buf, pos, end)
-    if count > end - pos:
-        raise DecodeError(f"{tag_name(tag)} of {count} elements in {end - pos} octets", pos)
-    if depth >= MAX_DEPTH:
-        raise DecodeError(f"Data nested deeper than {MAX_DEPTH}", pos)
+    count, pos = element_count(buf, pos, end, depth, tag)
     if tag == 1 and count:
         layout = layout_at(buf, pos, end)
         if layout is not None and layout.matches(buf, pos, count, end):

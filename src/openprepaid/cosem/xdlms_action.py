@@ -9,30 +9,25 @@ result plus an optional Get-Data-Result (return parameters: encoded Data, or a D
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from openprepaid.cosem.xdlms_common import (
     DEFAULT_INVOKE_ID_AND_PRIORITY,
     ActionResult,
+    BlockNumberApdu,
     CosemMethodDescriptor,
+    DatablockApdu,
     Reader,
     XdlmsApdu,
+    apdu_head,
     check_data,
-    check_iid,
-    check_u32,
-    encode_datablock_sa,
     enum_octet,
-    read_datablock_sa,
     sequence_of,
 )
 from openprepaid.cosem.xdlms_get import GetDataResult, encode_get_data_result, read_get_data_result
 
 ACTION_REQUEST: int = 0xC3
 ACTION_RESPONSE: int = 0xC7
-
-
-def _head(tag: int, choice: int, iid: int) -> bytes:
-    return bytes((tag, choice, check_iid(iid)))
 
 
 def _read_methods(reader: Reader) -> tuple[CosemMethodDescriptor, ...]:
@@ -69,7 +64,7 @@ class ActionRequestNormal(XdlmsApdu):
     invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
     def encode(self) -> bytes:
-        head = _head(ACTION_REQUEST, 1, self.invoke_id_and_priority) + self.method.encode()
+        head = apdu_head(ACTION_REQUEST, 1, self.invoke_id_and_priority) + self.method.encode()
         if self.parameters is None:
             return head + b"\x00"
         return head + b"\x01" + check_data(self.parameters, "method-invocation-parameters")
@@ -83,21 +78,11 @@ class ActionRequestNormal(XdlmsApdu):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionRequestNextPblock(XdlmsApdu):
+class ActionRequestNextPblock(BlockNumberApdu):
     """The client asks for the next block of a long action response."""
 
     TAG: ClassVar[int] = ACTION_REQUEST
     CHOICE: ClassVar[int | None] = 2
-    block_number: int
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
-
-    def encode(self) -> bytes:
-        return _head(ACTION_REQUEST, 2, self.invoke_id_and_priority) + check_u32(self.block_number, "block-number")
-
-    @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        return cls(block_number=reader.u32("block-number"), invoke_id_and_priority=iid)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,7 +95,7 @@ class ActionRequestWithList(XdlmsApdu):
 
     def encode(self) -> bytes:
         return (
-            _head(ACTION_REQUEST, 3, self.invoke_id_and_priority)
+            apdu_head(ACTION_REQUEST, 3, self.invoke_id_and_priority)
             + sequence_of([method.encode() for method in self.methods])
             + sequence_of([check_data(value, "method-invocation-parameters") for value in self.parameters])
         )
@@ -124,86 +109,37 @@ class ActionRequestWithList(XdlmsApdu):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionRequestWithFirstPblock(XdlmsApdu):
+class ActionRequestWithFirstPblock(DatablockApdu):
     TAG: ClassVar[int] = ACTION_REQUEST
     CHOICE: ClassVar[int | None] = 4
     method: CosemMethodDescriptor
-    last_block: bool
-    block_number: int
-    raw_data: bytes
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
-    def encode(self) -> bytes:
-        return (
-            _head(ACTION_REQUEST, 4, self.invoke_id_and_priority)
-            + self.method.encode()
-            + encode_datablock_sa(self.last_block, self.block_number, self.raw_data)
-        )
+    def encode_prefix(self) -> bytes:
+        return self.method.encode()
 
     @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        method = CosemMethodDescriptor.read(reader)
-        last_block, block_number, raw_data = read_datablock_sa(reader)
-        return cls(
-            method=method,
-            last_block=last_block,
-            block_number=block_number,
-            raw_data=raw_data,
-            invoke_id_and_priority=iid,
-        )
+    def read_prefix(cls, reader: Reader) -> dict[str, Any]:
+        return {"method": CosemMethodDescriptor.read(reader)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionRequestWithListAndFirstPblock(XdlmsApdu):
+class ActionRequestWithListAndFirstPblock(DatablockApdu):
     TAG: ClassVar[int] = ACTION_REQUEST
     CHOICE: ClassVar[int | None] = 5
     methods: tuple[CosemMethodDescriptor, ...]
-    last_block: bool
-    block_number: int
-    raw_data: bytes
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
-    def encode(self) -> bytes:
-        return (
-            _head(ACTION_REQUEST, 5, self.invoke_id_and_priority)
-            + sequence_of([method.encode() for method in self.methods])
-            + encode_datablock_sa(self.last_block, self.block_number, self.raw_data)
-        )
+    def encode_prefix(self) -> bytes:
+        return sequence_of([method.encode() for method in self.methods])
 
     @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        methods = _read_methods(reader)
-        last_block, block_number, raw_data = read_datablock_sa(reader)
-        return cls(
-            methods=methods,
-            last_block=last_block,
-            block_number=block_number,
-            raw_data=raw_data,
-            invoke_id_and_priority=iid,
-        )
+    def read_prefix(cls, reader: Reader) -> dict[str, Any]:
+        return {"methods": _read_methods(reader)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionRequestWithPblock(XdlmsApdu):
+class ActionRequestWithPblock(DatablockApdu):
     TAG: ClassVar[int] = ACTION_REQUEST
     CHOICE: ClassVar[int | None] = 6
-    last_block: bool
-    block_number: int
-    raw_data: bytes
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
-
-    def encode(self) -> bytes:
-        return _head(ACTION_REQUEST, 6, self.invoke_id_and_priority) + encode_datablock_sa(
-            self.last_block, self.block_number, self.raw_data
-        )
-
-    @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        last_block, block_number, raw_data = read_datablock_sa(reader)
-        return cls(last_block=last_block, block_number=block_number, raw_data=raw_data, invoke_id_and_priority=iid)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,7 +152,7 @@ class ActionResponseNormal(XdlmsApdu):
 
     def encode(self) -> bytes:
         body = ActionResponseWithOptionalData(self.result, self.return_parameters).encode()
-        return _head(ACTION_RESPONSE, 1, self.invoke_id_and_priority) + body
+        return apdu_head(ACTION_RESPONSE, 1, self.invoke_id_and_priority) + body
 
     @classmethod
     def read_body(cls, reader: Reader) -> Self:
@@ -226,24 +162,9 @@ class ActionResponseNormal(XdlmsApdu):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionResponseWithPblock(XdlmsApdu):
+class ActionResponseWithPblock(DatablockApdu):
     TAG: ClassVar[int] = ACTION_RESPONSE
     CHOICE: ClassVar[int | None] = 2
-    last_block: bool
-    block_number: int
-    raw_data: bytes
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
-
-    def encode(self) -> bytes:
-        return _head(ACTION_RESPONSE, 2, self.invoke_id_and_priority) + encode_datablock_sa(
-            self.last_block, self.block_number, self.raw_data
-        )
-
-    @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        last_block, block_number, raw_data = read_datablock_sa(reader)
-        return cls(last_block=last_block, block_number=block_number, raw_data=raw_data, invoke_id_and_priority=iid)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,7 +175,7 @@ class ActionResponseWithList(XdlmsApdu):
     invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
     def encode(self) -> bytes:
-        return _head(ACTION_RESPONSE, 3, self.invoke_id_and_priority) + sequence_of(
+        return apdu_head(ACTION_RESPONSE, 3, self.invoke_id_and_priority) + sequence_of(
             [item.encode() for item in self.results]
         )
 
@@ -267,21 +188,11 @@ class ActionResponseWithList(XdlmsApdu):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ActionResponseNextPblock(XdlmsApdu):
+class ActionResponseNextPblock(BlockNumberApdu):
     """The server acknowledges a parameter block and asks for the next."""
 
     TAG: ClassVar[int] = ACTION_RESPONSE
     CHOICE: ClassVar[int | None] = 4
-    block_number: int
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
-
-    def encode(self) -> bytes:
-        return _head(ACTION_RESPONSE, 4, self.invoke_id_and_priority) + check_u32(self.block_number, "block-number")
-
-    @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        return cls(block_number=reader.u32("block-number"), invoke_id_and_priority=iid)
 
 
 ActionRequest = (

@@ -206,6 +206,18 @@ def enum_value(kind: type[_LenientEnum], code: int) -> Any:
 # --- descriptors -----------------------------------------------------------------------------------
 
 
+def _pack_descriptor(class_id: int, instance_id: OBIS, member_id: int, what: str) -> bytes:
+    try:
+        return _DESCRIPTOR.pack(class_id, instance_id, member_id)
+    except struct.error as exc:
+        raise EncodeError(f"bad {what} descriptor ({class_id}, {instance_id!r}, {member_id}): {exc}") from None
+
+
+def _read_descriptor(reader: Reader) -> tuple[int, OBIS, int]:
+    class_id, instance_id, member_id = _DESCRIPTOR.unpack_from(reader.buf, reader.claim(9, "descriptor"))
+    return class_id, obis_unchecked(instance_id), member_id
+
+
 @dataclass(frozen=True, slots=True)
 class CosemAttributeDescriptor:
     """class-id (Unsigned16), instance-id (the OBIS code), attribute-id (Integer8)."""
@@ -215,15 +227,11 @@ class CosemAttributeDescriptor:
     attribute_id: int
 
     def encode(self) -> bytes:
-        try:
-            return _DESCRIPTOR.pack(self.class_id, self.instance_id, self.attribute_id)
-        except struct.error as exc:
-            raise EncodeError(f"bad attribute descriptor {self}: {exc}") from None
+        return _pack_descriptor(self.class_id, self.instance_id, self.attribute_id, "attribute")
 
     @classmethod
     def read(cls, reader: Reader) -> Self:
-        class_id, instance_id, attribute_id = _DESCRIPTOR.unpack_from(reader.buf, reader.claim(9, "descriptor"))
-        return cls(class_id, obis_unchecked(instance_id), attribute_id)
+        return cls(*_read_descriptor(reader))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,15 +243,11 @@ class CosemMethodDescriptor:
     method_id: int
 
     def encode(self) -> bytes:
-        try:
-            return _DESCRIPTOR.pack(self.class_id, self.instance_id, self.method_id)
-        except struct.error as exc:
-            raise EncodeError(f"bad method descriptor {self}: {exc}") from None
+        return _pack_descriptor(self.class_id, self.instance_id, self.method_id, "method")
 
     @classmethod
     def read(cls, reader: Reader) -> Self:
-        class_id, instance_id, method_id = _DESCRIPTOR.unpack_from(reader.buf, reader.claim(9, "descriptor"))
-        return cls(class_id, obis_unchecked(instance_id), method_id)
+        return cls(*_read_descriptor(reader))
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,3 +366,65 @@ def enum_octet(value: int, what: str) -> bytes:
     if not isinstance(value, int) or not 0 <= value <= 0xFF:
         raise EncodeError(f"{what} must be an octet enumeration value, got {value!r}")
     return bytes((value,))
+
+
+def apdu_head(tag: int, choice: int | None, invoke_id_and_priority: int) -> bytes:
+    """Tag, service choice and Invoke-Id-And-Priority: the first three octets of a service APDU."""
+    if choice is None:
+        raise EncodeError(f"APDU {tag:#04x} needs a service choice")
+    return bytes((tag, choice, check_iid(invoke_id_and_priority)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockNumberApdu(XdlmsApdu):
+    """The shape of the APDUs that carry only a block number (GET-Request-Next, SET-Response-Datablock,
+    ACTION-Request-Next-Pblock, ACTION-Response-Next-Pblock); subclasses set ``TAG`` and ``CHOICE``."""
+
+    block_number: int
+    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
+
+    def encode(self) -> bytes:
+        return apdu_head(self.TAG, self.CHOICE, self.invoke_id_and_priority) + check_u32(
+            self.block_number, "block-number"
+        )
+
+    @classmethod
+    def read_body(cls, reader: Reader) -> Self:
+        iid = reader.u8("invoke-id-and-priority")
+        return cls(block_number=reader.u32("block-number"), invoke_id_and_priority=iid)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatablockApdu(XdlmsApdu):
+    """The shape of the APDUs that end with a DataBlock-SA (last-block, block-number, raw-data), after
+    fields of their own that ``encode_prefix``/``read_prefix`` handle (none by default: SET-Request-
+    With-Datablock, ACTION-Request-With-Pblock, ACTION-Response-With-Pblock). Subclasses set ``TAG``
+    and ``CHOICE``."""
+
+    last_block: bool
+    block_number: int
+    raw_data: bytes
+    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
+
+    def encode_prefix(self) -> bytes:
+        return b""
+
+    @classmethod
+    def read_prefix(cls, reader: Reader) -> dict[str, Any]:
+        return {}
+
+    def encode(self) -> bytes:
+        return (
+            apdu_head(self.TAG, self.CHOICE, self.invoke_id_and_priority)
+            + self.encode_prefix()
+            + encode_datablock_sa(self.last_block, self.block_number, self.raw_data)
+        )
+
+    @classmethod
+    def read_body(cls, reader: Reader) -> Self:
+        iid = reader.u8("invoke-id-and-priority")
+        prefix = cls.read_prefix(reader)
+        last_block, block_number, raw_data = read_datablock_sa(reader)
+        return cls(
+            **prefix, last_block=last_block, block_number=block_number, raw_data=raw_data, invoke_id_and_priority=iid
+        )

@@ -16,6 +16,7 @@ from openprepaid.cosem.axdr_length import length_octets
 from openprepaid.cosem.errors import DecodeError, EncodeError
 from openprepaid.cosem.xdlms_common import (
     DEFAULT_INVOKE_ID_AND_PRIORITY,
+    BlockNumberApdu,
     CosemAttributeDescriptor,
     CosemAttributeDescriptorWithSelection,
     DataAccessResult,
@@ -77,23 +78,11 @@ class GetRequestNormal(XdlmsApdu):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GetRequestNext(XdlmsApdu):
+class GetRequestNext(BlockNumberApdu):
     """The client asks for the block after ``block_number`` (the last one it received)."""
 
     TAG: ClassVar[int] = GET_REQUEST
     CHOICE: ClassVar[int | None] = 2
-    block_number: int
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
-
-    def encode(self) -> bytes:
-        return bytes((GET_REQUEST, 2, check_iid(self.invoke_id_and_priority))) + check_u32(
-            self.block_number, "block-number"
-        )
-
-    @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        return cls(block_number=reader.u32("block-number"), invoke_id_and_priority=iid)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,33 +9,29 @@ last-datablock [3], last-datablock-with-list [4], with-list [5]. Values are enco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from openprepaid.cosem.xdlms_common import (
     DEFAULT_INVOKE_ID_AND_PRIORITY,
+    BlockNumberApdu,
     CosemAttributeDescriptor,
     CosemAttributeDescriptorWithSelection,
     DataAccessResult,
+    DatablockApdu,
     Reader,
     SelectiveAccess,
     XdlmsApdu,
+    apdu_head,
     check_data,
-    check_iid,
     check_u32,
-    encode_datablock_sa,
     encode_optional_access,
     enum_octet,
-    read_datablock_sa,
     read_optional_access,
     sequence_of,
 )
 
 SET_REQUEST: int = 0xC1
 SET_RESPONSE: int = 0xC5
-
-
-def _head(tag: int, choice: int, iid: int) -> bytes:
-    return bytes((tag, choice, check_iid(iid)))
 
 
 def _read_results(reader: Reader) -> tuple[DataAccessResult, ...]:
@@ -59,7 +55,7 @@ class SetRequestNormal(XdlmsApdu):
 
     def encode(self) -> bytes:
         return (
-            _head(SET_REQUEST, 1, self.invoke_id_and_priority)
+            apdu_head(SET_REQUEST, 1, self.invoke_id_and_priority)
             + self.attribute.encode()
             + encode_optional_access(self.access)
             + check_data(self.value, "value")
@@ -74,59 +70,24 @@ class SetRequestNormal(XdlmsApdu):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SetRequestWithFirstDatablock(XdlmsApdu):
+class SetRequestWithFirstDatablock(DatablockApdu):
     TAG: ClassVar[int] = SET_REQUEST
     CHOICE: ClassVar[int | None] = 2
     attribute: CosemAttributeDescriptor
-    last_block: bool
-    block_number: int
-    raw_data: bytes
     access: SelectiveAccess | None = None
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
-    def encode(self) -> bytes:
-        return (
-            _head(SET_REQUEST, 2, self.invoke_id_and_priority)
-            + self.attribute.encode()
-            + encode_optional_access(self.access)
-            + encode_datablock_sa(self.last_block, self.block_number, self.raw_data)
-        )
+    def encode_prefix(self) -> bytes:
+        return self.attribute.encode() + encode_optional_access(self.access)
 
     @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        attribute = CosemAttributeDescriptor.read(reader)
-        access = read_optional_access(reader)
-        last_block, block_number, raw_data = read_datablock_sa(reader)
-        return cls(
-            attribute=attribute,
-            access=access,
-            last_block=last_block,
-            block_number=block_number,
-            raw_data=raw_data,
-            invoke_id_and_priority=iid,
-        )
+    def read_prefix(cls, reader: Reader) -> dict[str, Any]:
+        return {"attribute": CosemAttributeDescriptor.read(reader), "access": read_optional_access(reader)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SetRequestWithDatablock(XdlmsApdu):
+class SetRequestWithDatablock(DatablockApdu):
     TAG: ClassVar[int] = SET_REQUEST
     CHOICE: ClassVar[int | None] = 3
-    last_block: bool
-    block_number: int
-    raw_data: bytes
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
-
-    def encode(self) -> bytes:
-        return _head(SET_REQUEST, 3, self.invoke_id_and_priority) + encode_datablock_sa(
-            self.last_block, self.block_number, self.raw_data
-        )
-
-    @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        last_block, block_number, raw_data = read_datablock_sa(reader)
-        return cls(last_block=last_block, block_number=block_number, raw_data=raw_data, invoke_id_and_priority=iid)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,7 +100,7 @@ class SetRequestWithList(XdlmsApdu):
 
     def encode(self) -> bytes:
         return (
-            _head(SET_REQUEST, 4, self.invoke_id_and_priority)
+            apdu_head(SET_REQUEST, 4, self.invoke_id_and_priority)
             + sequence_of([item.encode() for item in self.attributes])
             + sequence_of([check_data(value, "value") for value in self.values])
         )
@@ -154,34 +115,17 @@ class SetRequestWithList(XdlmsApdu):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SetRequestWithListAndFirstDatablock(XdlmsApdu):
+class SetRequestWithListAndFirstDatablock(DatablockApdu):
     TAG: ClassVar[int] = SET_REQUEST
     CHOICE: ClassVar[int | None] = 5
     attributes: tuple[CosemAttributeDescriptorWithSelection, ...]
-    last_block: bool
-    block_number: int
-    raw_data: bytes
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
-    def encode(self) -> bytes:
-        return (
-            _head(SET_REQUEST, 5, self.invoke_id_and_priority)
-            + sequence_of([item.encode() for item in self.attributes])
-            + encode_datablock_sa(self.last_block, self.block_number, self.raw_data)
-        )
+    def encode_prefix(self) -> bytes:
+        return sequence_of([item.encode() for item in self.attributes])
 
     @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        attributes = _read_attribute_list(reader)
-        last_block, block_number, raw_data = read_datablock_sa(reader)
-        return cls(
-            attributes=attributes,
-            last_block=last_block,
-            block_number=block_number,
-            raw_data=raw_data,
-            invoke_id_and_priority=iid,
-        )
+    def read_prefix(cls, reader: Reader) -> dict[str, Any]:
+        return {"attributes": _read_attribute_list(reader)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,7 +136,7 @@ class SetResponseNormal(XdlmsApdu):
     invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
     def encode(self) -> bytes:
-        return _head(SET_RESPONSE, 1, self.invoke_id_and_priority) + enum_octet(self.result, "result")
+        return apdu_head(SET_RESPONSE, 1, self.invoke_id_and_priority) + enum_octet(self.result, "result")
 
     @classmethod
     def read_body(cls, reader: Reader) -> Self:
@@ -201,21 +145,11 @@ class SetResponseNormal(XdlmsApdu):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SetResponseDatablock(XdlmsApdu):
+class SetResponseDatablock(BlockNumberApdu):
     """The server acknowledges block ``block_number`` and waits for the next."""
 
     TAG: ClassVar[int] = SET_RESPONSE
     CHOICE: ClassVar[int | None] = 2
-    block_number: int
-    invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
-
-    def encode(self) -> bytes:
-        return _head(SET_RESPONSE, 2, self.invoke_id_and_priority) + check_u32(self.block_number, "block-number")
-
-    @classmethod
-    def read_body(cls, reader: Reader) -> Self:
-        iid = reader.u8("invoke-id-and-priority")
-        return cls(block_number=reader.u32("block-number"), invoke_id_and_priority=iid)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -228,7 +162,7 @@ class SetResponseLastDatablock(XdlmsApdu):
 
     def encode(self) -> bytes:
         return (
-            _head(SET_RESPONSE, 3, self.invoke_id_and_priority)
+            apdu_head(SET_RESPONSE, 3, self.invoke_id_and_priority)
             + enum_octet(self.result, "result")
             + check_u32(self.block_number, "block-number")
         )
@@ -250,7 +184,7 @@ class SetResponseLastDatablockWithList(XdlmsApdu):
 
     def encode(self) -> bytes:
         return (
-            _head(SET_RESPONSE, 4, self.invoke_id_and_priority)
+            apdu_head(SET_RESPONSE, 4, self.invoke_id_and_priority)
             + sequence_of([enum_octet(result, "result") for result in self.results])
             + check_u32(self.block_number, "block-number")
         )
@@ -270,7 +204,7 @@ class SetResponseWithList(XdlmsApdu):
     invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
     def encode(self) -> bytes:
-        return _head(SET_RESPONSE, 5, self.invoke_id_and_priority) + sequence_of(
+        return apdu_head(SET_RESPONSE, 5, self.invoke_id_and_priority) + sequence_of(
             [bytes((DataAccessResult(result),)) for result in self.results]
         )
 

@@ -10,9 +10,6 @@ Ops: data_decode, data_encode, apdu_encode, apdu_decode, datetime_encode, dateti
 
 from __future__ import annotations
 
-import json
-import sys
-import traceback
 from datetime import datetime
 
 from dlms_cosem import cosem, dlms_data, enumerations
@@ -23,6 +20,7 @@ from dlms_cosem.cosem.selective_access import EntryDescriptor, RangeDescriptor
 from dlms_cosem.protocol import xdlms
 from dlms_cosem.protocol.xdlms.data_notification import LongInvokeIdAndPriority
 from dlms_cosem.protocol.xdlms.invoke_id_and_priority import InvokeIdAndPriority
+from peer_loop import serve
 
 CLASSES = {
     "null_data": dlms_data.NullData,
@@ -210,18 +208,5 @@ OPS = {
 }
 
 
-def main():
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        try:
-            reply = {"ok": True, **OPS[request["op"]](request)}
-        except Exception as exc:  # a peer reports every failure as data, one reply per request
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-1500:]}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(OPS)

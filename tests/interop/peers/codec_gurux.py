@@ -12,10 +12,7 @@ gurux's xmlToPdu is not used: in this version it mis-encodes several APDUs.
 
 from __future__ import annotations
 
-import json
 import struct
-import sys
-import traceback
 from datetime import datetime
 from xml.etree import ElementTree
 
@@ -59,6 +56,7 @@ from gurux_dlms.internal._GXCommon import _GXCommon
 from gurux_dlms.internal._GXDataInfo import _GXDataInfo
 from gurux_dlms.objects import GXDLMSCaptureObject, GXDLMSClock, GXDLMSData, GXDLMSObject, GXDLMSProfileGeneric
 from gurux_dlms.SetResponseType import SetResponseType
+from peer_loop import serve
 
 SETTINGS = GXDLMSSettings(False, None)
 INTS = {
@@ -338,18 +336,5 @@ OPS = {
 }
 
 
-def main():
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        try:
-            reply = {"ok": True, **OPS[request["op"]](request)}
-        except Exception as exc:  # a peer reports every failure as data, one reply per request
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-1500:]}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(OPS)
