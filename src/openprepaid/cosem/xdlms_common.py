@@ -199,10 +199,6 @@ class Reader:
             raise DecodeError(f"{self.end - self.pos} trailing octets after the APDU", self.pos)
 
 
-def enum_value(kind: type[_LenientEnum], code: int) -> Any:
-    return kind(code)
-
-
 # --- descriptors -----------------------------------------------------------------------------------
 
 
