@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
 from itertools import accumulate
 
 from openprepaid.meters.meter_types import MeterType
@@ -216,18 +215,27 @@ class MeterCore:
         n = (until - start) // SLOT_S
         energy = self.day(start // DAY_S)
         j0 = (start % DAY_S) // SLOT_S
-        three_phase = self.meter_type.phases == 3
-        if self.supply.quiet(start, start + n * SLOT_S):
-            imp: Sequence[int] = energy.import_wh[j0 : j0 + n]
-            exp: Sequence[int] = energy.export_wh[j0 : j0 + n]
-            vah: Sequence[int] = energy.import_vah[j0 : j0 + n]
-            lag = sum(energy.lag_varh(j) for j in range(j0, j0 + n)) if three_phase else 0
-            powered = n * SLOT_S
-        else:
-            rows = [self.slot_measured(start + k * SLOT_S, energy) for k in range(n)]
-            imp, exp, vah = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
-            lag = sum(r[3] for r in rows)
-            powered = sum(r[4] for r in rows)
+        end = start + n * SLOT_S
+        lo, hi = self.supply.touched(start, end, SLOT_S)  # only slots [lo, hi) need one-by-one measuring
+        k_lo, k_hi = (lo - start) // SLOT_S, (hi - start) // SLOT_S
+        imp: list[int] = list(energy.import_wh[j0 : j0 + k_lo])
+        exp: list[int] = list(energy.export_wh[j0 : j0 + k_lo])
+        vah: list[int] = list(energy.import_vah[j0 : j0 + k_lo])
+        lag = powered = 0
+        for slot in range(lo, hi, SLOT_S):
+            s_imp, s_exp, s_vah, s_lag, s_powered = self.slot_measured(slot, energy)
+            imp.append(s_imp)
+            exp.append(s_exp)
+            vah.append(s_vah)
+            lag += s_lag
+            powered += s_powered
+        imp.extend(energy.import_wh[j0 + k_hi : j0 + n])
+        exp.extend(energy.export_wh[j0 + k_hi : j0 + n])
+        vah.extend(energy.import_vah[j0 + k_hi : j0 + n])
+        powered += (n - (k_hi - k_lo)) * SLOT_S
+        if self.meter_type.phases == 3:
+            quiet_slots = [*range(j0, j0 + k_lo), *range(j0 + k_hi, j0 + n)]
+            lag += sum(energy.lag_varh(j) for j in quiet_slots)
         acc_imp = [0, *accumulate(imp)]
         acc_app = [0, *accumulate(vah)]
         acc_exp = [0, *accumulate(exp)]
@@ -238,7 +246,6 @@ class MeterCore:
         self.lag_varh += lag
         self.powered_s += powered
         self._integrate_demand(start - j0 * SLOT_S, j0, n, (acc_imp, acc_app, acc_exp))
-        end = start + n * SLOT_S
         self.slot_lt = end
         self.lived_lt = max(self.lived_lt, end)
         if end % DAY_S == 0:

@@ -43,6 +43,22 @@ class SupplyTimeline:
         """No interruption of any kind overlaps [start, end)."""
         return not any(s[0] < end and s[1] > start for s in self.spans)
 
+    def touched(self, start: int, end: int, slot_s: int) -> tuple[int, int]:
+        """The slot-aligned part [lo, hi) of [start, end) that interruptions overlap (lo == hi if none).
+
+        ``start`` and ``end`` are slot boundaries; slots outside [lo, hi) were fully supplied.
+        """
+        lo, hi = end, start
+        for s in self.spans:
+            if s[0] < end and s[1] > start:
+                lo = min(lo, max(s[0], start))
+                hi = max(hi, min(s[1], end))
+        if hi <= lo:
+            return start, start
+        lo -= (lo - start) % slot_s
+        hi += -(hi - start) % slot_s
+        return lo, hi
+
     def covered(self, start: int, end: int, kinds: int = ANY) -> int:
         """Seconds of [start, end) inside the union of spans of ``kinds``."""
         parts = sorted(
