@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from openprepaid.cosem import axdr
 from openprepaid.cosem.association_events import (
@@ -49,7 +49,7 @@ from openprepaid.meters.catalogue import CLOCK, LIMITER, PROFILE_GENERIC
 from openprepaid.meters.meter_types import MeterType
 from openprepaid.meters.profiles import CaptureColumn
 from openprepaid.simulator.cosem_values import ValueConversionError, decode_value, encode_value, to_model
-from openprepaid.simulator.errors import DataAccessError, TypeUnmatchedError
+from openprepaid.simulator.errors import DataAccessError
 from openprepaid.simulator.meter_security import MeterSecurity
 from openprepaid.simulator.object_access import object_list
 from openprepaid.simulator.profile_buffer import EntrySelection, RangeSelection, Selection
@@ -243,7 +243,11 @@ class MeterApplication:
 
 
 def _bound(value: object, tz: timezone) -> datetime | None:
-    """A range bound as an instant; a date-time with unspecified fields leaves that side open."""
+    """A range bound as an instant; a date-time with unspecified fields leaves that side open.
+
+    Anything else goes to the model as it is, which refuses it (type-unmatched) once it has checked
+    the restricting column (object-unavailable comes first).
+    """
     if isinstance(value, bytes):
         value = to_model(value, date_times=True)
     if isinstance(value, CosemDateTime):
@@ -251,9 +255,7 @@ def _bound(value: object, tz: timezone) -> datetime | None:
             return value.to_datetime(tz)
         except DecodeError:
             return None
-    if isinstance(value, datetime):
-        return value
-    raise TypeUnmatchedError(f"range bound {value!r} is not a date-time")
+    return cast(datetime, value)
 
 
 def _column(definition: CaptureObjectDefinition) -> CaptureColumn:

@@ -13,7 +13,8 @@ manufacturer code followed by 5 octets of serial number (Green Book 4.3.4, like 
 
 ``MeterSecurity`` is the state that must outlive one association: the meter's own invocation
 counter and, per client SAP, the replay guard holding the last client counter it accepted (a meter
-refuses a reused counter, so a head-end must persist its own).
+refuses a reused counter, so a head-end must persist its own). The meter's own counter starts at 1:
+several clients keep "the last counter seen" initialised to 0 and refuse a first counter of 0.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class MeterSecurity:
 
     __slots__ = ("invocation_counter", "replay_guards")
 
-    def __init__(self, invocation_counter: int = 0) -> None:
+    def __init__(self, invocation_counter: int = 1) -> None:
         self.invocation_counter = InvocationCounter(invocation_counter)
         self.replay_guards: dict[int, ReplayGuard] = {}
 
