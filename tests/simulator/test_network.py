@@ -229,3 +229,13 @@ async def test_ports_in_use_are_reported_and_nothing_stays_open() -> None:
             await start_simulation(SimulationConfig(meters=3, start=START, port=first.config.port - 1))
     finally:
         await first.close()
+
+
+async def test_a_reused_invocation_counter_is_refused_until_the_meter_forgets_it(fleet: Simulation) -> None:
+    async with await connect(fleet, 0, 48) as client:
+        await client.get_value(ENERGY)
+    with pytest.raises(TransportError, match="authentication_failure"):
+        await connect(fleet, 0, 48)  # a fresh client starts its counter at 0 again: a replay for the meter
+    assert fleet.control.handle({"op": "forget_counters", "meters": "0"}) == {"ok": True, "meters": 1}
+    async with await connect(fleet, 0, 48) as client:
+        assert await client.get_value(ENERGY) > 0

@@ -229,3 +229,30 @@ async def test_dial_in_keeps_trying_while_the_head_end_is_down() -> None:
         assert simulation.dial_in.stats.failed >= 1 and simulation.dial_in.stats.sessions == 0
     finally:
         await simulation.close()
+
+
+async def test_a_dial_in_announcement_may_be_ciphered() -> None:
+    lines: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await lines.put((reader, writer))
+
+    head_end = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = head_end.sockets[0].getsockname()[1]
+    simulation = await start_fleet(meters=1, dial_in=("127.0.0.1", port), push_ciphering=True)
+    try:
+        reader, writer = await asyncio.wait_for(lines.get(), 5)
+        decoder = WrapperDecoder()
+        frame = None
+        while frame is None:
+            decoder.receive_data(await reader.read(4096))
+            frame = decoder.next_event()
+        opened = unprotect(frame.apdu, keys=TEST_KEYS, peer_system_title=None)
+        notification = decode_xdlms_apdu(opened.apdu)
+        assert isinstance(notification, DataNotification)
+        assert decode_data(notification.body)[2] == opened.system_title
+        writer.close()
+    finally:
+        await simulation.close()
+        head_end.close()
+        await head_end.wait_closed()

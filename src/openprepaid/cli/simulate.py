@@ -43,6 +43,7 @@ FAULT_KINDS = (
     "network",
     "clear",
     "speed",
+    "forget_counters",
 )
 
 
@@ -114,7 +115,9 @@ def simulate(
     outages_per_day: float = typer.Option(0.0, "--outages-per-day", min=0.0, help="random outages per meter-day"),
     dial_in: str | None = typer.Option(None, "--dial-in", help="dial the head-end at HOST:PORT instead of listening"),
     push_to: str | None = typer.Option(None, "--push-to", help="alert push destination HOST:PORT"),
-    push_ciphering: bool = typer.Option(False, "--push-ciphering", help="general-glo-cipher the pushes"),
+    push_ciphering: bool = typer.Option(
+        False, "--push-ciphering", help="general-glo-cipher pushes and the dial-in announcement"
+    ),
     control_port: int | None = typer.Option(None, "--control-port", help="JSON control API on 127.0.0.1:PORT"),
 ) -> None:
     """Run a fleet of virtual meters until Ctrl-C (subcommand ``fault`` talks to a running one)."""

@@ -23,6 +23,8 @@ request                                   effect
 ``[300, 3000], "drop_rate": 0.1,``
 ``"reset_rate": 0, "garble_rate": 0}``
 ``{"op": "clear"}``                       back to an undisturbed link
+``{"op": "forget_counters"}``             the meter forgets the clients' invocation counters, as after
+                                          a key change (for clients that cannot keep theirs)
 ``{"op": "speed", "speed": 60}``          simulated seconds per real second from now on
 ========================================  ===============================================================
 
@@ -111,6 +113,7 @@ class ControlApi:
             "network": self._network,
             "clear": self._clear,
             "speed": self._speed,
+            "forget_counters": self._forget_counters,
             "status": self._status,
         }
 
@@ -205,6 +208,11 @@ class ControlApi:
 
     def _clear(self, request: dict[str, Any], meters: list[int], _now: int) -> dict[str, Any]:
         return self._set_network(request, meters, None)
+
+    def _forget_counters(self, _request: dict[str, Any], meters: list[int], _now: int) -> dict[str, Any]:
+        for index in meters:
+            self.server.security_of(index).replay_guards.clear()
+        return {"meters": len(meters)}
 
     def _speed(self, request: dict[str, Any], _meters: list[int], _now: int) -> dict[str, Any]:
         self.server.clock.set_speed(_number(request, "speed", 1, 1e-3, 1e6))

@@ -7,7 +7,8 @@ a listening meter would (the head-end is the client: AARQ from wPort 16/32/48 to
 connection drops or cannot be opened the meter dials again after a back-off that doubles from
 ``backoff_min_s`` to ``backoff_max_s`` (with ±25 % jitter so a fleet does not dial in lock-step);
 a session that lasted ``stable_s`` resets the back-off. First dials are spread at ``dials_per_s``.
-Dial-in uses the TCP wrapper (IEC 62056-47).
+Dial-in uses the TCP wrapper (IEC 62056-47); with ``cipher`` the announcement is
+general-glo-ciphered like the pushes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 from openprepaid.simulator.errors import ConfigurationError, DataAccessError
 from openprepaid.simulator.network import FleetServer
-from openprepaid.simulator.notifications import announcement_frame
+from openprepaid.simulator.notifications import Ciphering, announcement_frame
 from openprepaid.transport.errors import TransportError
 from openprepaid.transport.tcp import dial
 
@@ -51,6 +52,7 @@ class DialIn:
         stable_s: float = 30.0,
         connect_timeout_s: float = 10.0,
         seed: int = 0,
+        cipher: bool = False,
     ) -> None:
         if server.framing != "wrapper":
             raise ConfigurationError("dial-in uses the TCP wrapper; HDLC is for listening meters")
@@ -64,6 +66,7 @@ class DialIn:
         self.backoff_max_s = backoff_max_s
         self.stable_s = stable_s
         self.connect_timeout_s = connect_timeout_s
+        self.cipher = cipher
         self.stats = DialInStats()
         self._rng = random.Random(seed)
         self._invoke_ids = itertools.count(1)
@@ -111,7 +114,12 @@ class DialIn:
         meter = self.server.fleet.meter(index)
         try:
             meter.advance(self.server.now_s())
-            writer.write(announcement_frame(meter, self.server.system_title(index), next(self._invoke_ids)))
+            title = self.server.system_title(index)
+            ciphering = None
+            if self.cipher:
+                keys = self.server.credentials.for_serial(meter.serial).keys
+                ciphering = Ciphering(title, keys, self.server.security_of(index).invocation_counter)
+            writer.write(announcement_frame(meter, title, next(self._invoke_ids), ciphering))
             await writer.drain()
         except (ConnectionError, OSError, DataAccessError):
             writer.close()

@@ -124,7 +124,7 @@ async def start_simulation(config: SimulationConfig) -> Simulation:
     dial_in = None
     if config.dial_in is not None:
         host, port = config.dial_in
-        dial_in = DialIn(server, host, port, seed=config.seed)
+        dial_in = DialIn(server, host, port, seed=config.seed, cipher=config.push_ciphering)
     control = ControlApi(server, pushes=pushes, dial_in=dial_in)
     simulation = Simulation(config, fleet, clock, server, pushes, control, dial_in)
     try:

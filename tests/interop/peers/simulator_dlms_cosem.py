@@ -7,13 +7,15 @@
 One JSON request per line on stdin, one JSON reply per line on stdout:
 
   {"op": "session", "host", "port", "client": 16 | 32 | 48, "password": str, "ek": hex, "ak": hex,
-   "ic": n (our first invocation counter), "steps": [step, ...]}
+   "ic": n (our first invocation counter) | "read" (read it first from 0.0.43.1.0.255 as client 16),
+   "steps": [step, ...]}
     -> {"results": [{"value": ...} | {"error": "..."}, ...], "meter_system_title": hex | null,
         "release": "ok" | the error dlms-cosem raised while releasing}
 
   step: {"get": [class, "a.b.c.d.e.f", attribute], "from": ISO, "to": ISO, "clock": bool}
         {"set": [class, obis, attribute], "data": hex (encoded Data)}
         {"action": [class, obis, method], "data": hex}
+        {"sleep": seconds}
 
 Everything is decoded by dlms-cosem itself (``utils.parse_as_dlms_data``; with "clock" the first
 element of each row, or the value itself, goes through ``time.datetime_from_bytes``), then turned
@@ -23,6 +25,7 @@ into JSON: octet-strings as hex, date-times as ISO strings.
 from __future__ import annotations
 
 from datetime import datetime
+from time import sleep
 from typing import Any
 
 from acse_security_serve import serve
@@ -87,6 +90,9 @@ def _client(request: dict[str, Any]) -> DlmsClient:
 
 
 def _step(client: DlmsClient, step: dict[str, Any]) -> dict[str, Any]:
+    if "sleep" in step:
+        sleep(step["sleep"])
+        return {"value": None}
     if "get" in step:
         class_id, obis, attribute = step["get"]
         target = cosem.CosemAttribute(enumerations.CosemInterface(class_id), _obis(obis), attribute)
@@ -111,7 +117,22 @@ def _step(client: DlmsClient, step: dict[str, Any]) -> dict[str, Any]:
     return {"value": None if returned is None else _json(parse_as_dlms_data(returned))}
 
 
+def _next_counter(request: dict[str, Any]) -> int:
+    """What a head-end without a stored counter does: read the meter's invocation counter object
+    (0.0.43.1.0.255, class 1) in a public association."""
+    public = _client({"host": request["host"], "port": request["port"], "client": 16})
+    public.connect()
+    try:
+        public.associate()
+        counter = cosem.CosemAttribute(enumerations.CosemInterface.DATA, cosem.Obis(0, 0, 43, 1, 0, 255), 2)
+        return int(parse_as_dlms_data(public.get(counter)))
+    finally:
+        public.disconnect()
+
+
 def session(request: dict[str, Any]) -> dict[str, Any]:
+    if request.get("ic") == "read":
+        request = {**request, "ic": _next_counter(request)}
     client = _client(request)
     results: list[dict[str, Any]] = []
     client.connect()
