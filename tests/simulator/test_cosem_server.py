@@ -52,6 +52,12 @@ LIMITER = OBIS.parse("0.0.17.0.0.255")
 ASSOCIATION = OBIS.parse("0.0.40.0.0.255")
 COUNTER = OBIS.parse("0.0.43.1.0.255")
 CLIENT_TITLE = b"OPHES001"
+UTILITY = ClientSettings(
+    authentication=Authentication.HLS_GMAC,
+    system_title=CLIENT_TITLE,
+    keys=TEST_KEYS,
+    protection=AUTHENTICATED_ENCRYPTED,
+)
 
 
 @pytest.fixture
@@ -282,13 +288,7 @@ def associate(meter: Meter, client: ClientAssociation, sap: int) -> None:
 
 def test_hls_gmac_association_reads_and_writes_through_the_meter(app: MeterApplication) -> None:
     meter = Meter(app)
-    settings = ClientSettings(
-        authentication=Authentication.HLS_GMAC,
-        system_title=CLIENT_TITLE,
-        keys=TEST_KEYS,
-        protection=AUTHENTICATED_ENCRYPTED,
-    )
-    client = ClientAssociation(settings)
+    client = ClientAssociation(UTILITY)
     associate(meter, client, 48)
     [reply] = meter.request(client.get(CosemAttributeDescriptor(3, ENERGY, 2)), 48)
     assert reply[0] == 0xCC  # glo-get-response: the client used service-specific ciphering
@@ -305,13 +305,7 @@ def test_hls_gmac_association_reads_and_writes_through_the_meter(app: MeterAppli
 
 def test_a_general_glo_ciphered_request_gets_a_general_glo_ciphered_answer(app: MeterApplication) -> None:
     meter = Meter(app)
-    settings = ClientSettings(
-        authentication=Authentication.HLS_GMAC,
-        system_title=CLIENT_TITLE,
-        keys=TEST_KEYS,
-        protection=AUTHENTICATED_ENCRYPTED,
-    )
-    associate(meter, ClientAssociation(settings), 48)
+    associate(meter, ClientAssociation(UTILITY), 48)
     plain = GetRequestNormal(attribute=CosemAttributeDescriptor(70, RELAY, 3)).encode()
     request = protect(
         plain,

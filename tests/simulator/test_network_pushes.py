@@ -175,53 +175,68 @@ async def test_pushes_without_a_destination_are_counted_not_sent() -> None:
         await simulation.close()
 
 
+class DialInHeadEnd:
+    """A head-end listener for dial-in meters: hands over each connection and its first frame."""
+
+    def __init__(self) -> None:
+        self.lines: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> DialInHeadEnd:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.lines.put((reader, writer))
+
+    async def next_line(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, WrapperFrame]:
+        reader, writer = await asyncio.wait_for(self.lines.get(), 5)
+        decoder = WrapperDecoder()
+        frame = None
+        while frame is None:
+            decoder.receive_data(await reader.read(4096))
+            frame = decoder.next_event()
+        return reader, writer, frame
+
+
 async def test_a_dial_in_meter_announces_itself_and_serves_the_head_end() -> None:
-    lines: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await lines.put((reader, writer))
-
-    head_end = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = head_end.sockets[0].getsockname()[1]
-    simulation = await start_fleet(meters=2, dial_in=("127.0.0.1", port))
-    try:
-        assert simulation.ready_line() == f"ready: 2 meters dialling 127.0.0.1:{port}"
-        announced = {}
-        for _ in range(2):
-            reader, writer = await asyncio.wait_for(lines.get(), 5)
-            decoder = WrapperDecoder()
-            frame = None
-            while frame is None:
-                decoder.receive_data(await reader.read(4096))
-                frame = decoder.next_event()
-            notification = decode_xdlms_apdu(frame.apdu)
-            assert isinstance(notification, DataNotification)
-            name, serial, title = decode_data(notification.body)
-            assert title == system_title_for(serial) and name.endswith(serial.encode())
-            announced[serial] = (reader, writer)
-        meter = simulation.fleet.meter(1)
-        reader, writer = announced[meter.serial]
-        channel = WrapperChannel(reader, writer, local_wport=32, remote_wport=1)
-        settings = ClientSettings(authentication=Authentication.LOW, password=b"12345678")
-        client = await DlmsClient.over(channel, settings, response_timeout_s=5)
-        assert await client.get_value(ENERGY) == meter.registers()[0]
-        await client.release()  # the head-end hangs up: the meter dials again after its back-off
-        reader, writer = await asyncio.wait_for(lines.get(), 5)
-        assert simulation.dial_in is not None and simulation.dial_in.stats.sessions >= 1
-        writer.close()
-        for _serial, (_reader, other) in announced.items():
-            other.close()
-    finally:
-        await simulation.close()
-        head_end.close()
-        await head_end.wait_closed()
+    async with DialInHeadEnd() as head_end:
+        simulation = await start_fleet(meters=2, dial_in=("127.0.0.1", head_end.port))
+        try:
+            assert simulation.ready_line() == f"ready: 2 meters dialling 127.0.0.1:{head_end.port}"
+            announced = {}
+            for _ in range(2):
+                reader, writer, frame = await head_end.next_line()
+                notification = decode_xdlms_apdu(frame.apdu)
+                assert isinstance(notification, DataNotification)
+                name, serial, title = decode_data(notification.body)
+                assert title == system_title_for(serial) and name.endswith(serial.encode())
+                announced[serial] = (reader, writer)
+            meter = simulation.fleet.meter(1)
+            reader, writer = announced[meter.serial]
+            channel = WrapperChannel(reader, writer, local_wport=32, remote_wport=1)
+            settings = ClientSettings(authentication=Authentication.LOW, password=b"12345678")
+            client = await DlmsClient.over(channel, settings, response_timeout_s=5)
+            assert await client.get_value(ENERGY) == meter.registers()[0]
+            await client.release()  # the head-end hangs up: the meter dials again after its back-off
+            _reader, again, _frame = await head_end.next_line()
+            assert simulation.dial_in is not None and simulation.dial_in.stats.sessions >= 1
+            for other in (again, *(w for _r, w in announced.values())):
+                other.close()
+        finally:
+            await simulation.close()
 
 
 async def test_dial_in_keeps_trying_while_the_head_end_is_down() -> None:
-    closed = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = closed.sockets[0].getsockname()[1]
-    closed.close()
-    await closed.wait_closed()
+    async with DialInHeadEnd() as gone:
+        port = gone.port
     simulation = await start_fleet(meters=1, dial_in=("127.0.0.1", port))
     try:
         await asyncio.sleep(0.3)
@@ -232,27 +247,14 @@ async def test_dial_in_keeps_trying_while_the_head_end_is_down() -> None:
 
 
 async def test_a_dial_in_announcement_may_be_ciphered() -> None:
-    lines: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await lines.put((reader, writer))
-
-    head_end = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = head_end.sockets[0].getsockname()[1]
-    simulation = await start_fleet(meters=1, dial_in=("127.0.0.1", port), push_ciphering=True)
-    try:
-        reader, writer = await asyncio.wait_for(lines.get(), 5)
-        decoder = WrapperDecoder()
-        frame = None
-        while frame is None:
-            decoder.receive_data(await reader.read(4096))
-            frame = decoder.next_event()
-        opened = unprotect(frame.apdu, keys=TEST_KEYS, peer_system_title=None)
-        notification = decode_xdlms_apdu(opened.apdu)
-        assert isinstance(notification, DataNotification)
-        assert decode_data(notification.body)[2] == opened.system_title
-        writer.close()
-    finally:
-        await simulation.close()
-        head_end.close()
-        await head_end.wait_closed()
+    async with DialInHeadEnd() as head_end:
+        simulation = await start_fleet(meters=1, dial_in=("127.0.0.1", head_end.port), push_ciphering=True)
+        try:
+            _reader, writer, frame = await head_end.next_line()
+            opened = unprotect(frame.apdu, keys=TEST_KEYS, peer_system_title=None)
+            notification = decode_xdlms_apdu(opened.apdu)
+            assert isinstance(notification, DataNotification)
+            assert decode_data(notification.body)[2] == opened.system_title
+            writer.close()
+        finally:
+            await simulation.close()
