@@ -123,13 +123,18 @@ def _merged(batch: Sequence[MeterIntervals]) -> dict[int, tuple[int, list[Interv
             raise ChargingError(f"meter {item.meter_id}: two capture periods in one batch")
         else:
             known[1].extend(item.intervals)
-    for meter_id, (period, intervals) in merged.items():
-        if len({end for end, _ in intervals}) != len(intervals):
+    for meter_id, (period, given) in merged.items():
+        intervals = given
+        if len({end for end, _ in given}) != len(given):
             first: dict[datetime, int] = {}
-            for end_at, wh in intervals:
+            for end_at, wh in given:
                 first.setdefault(end_at, wh)
-            merged[meter_id] = (period, list(first.items()))
-    return merged
+            intervals = list(first.items())
+        intervals.sort()  # (already sorted: linear) key order below keeps concurrent batches deadlock-free
+        merged[meter_id] = (period, intervals)
+    # Charge rows are inserted in (meter, interval end) order: two batches taking overlapping keys wait
+    # for each other in one direction only, never in a cycle.
+    return {meter_id: merged[meter_id] for meter_id in sorted(merged)}
 
 
 def charge_intervals(
@@ -241,7 +246,7 @@ def _collect_meter(
     policy: ChargingPolicy,
 ) -> None:
     routes = context.routes(meter_id)
-    first, last = min(intervals)[0], max(intervals)[0]
+    first, last = intervals[0][0], intervals[-1][0]  # sorted by ``_merged``
     if len(routes) == 1 and routes[0].covers(first) and routes[0].covers(last):
         parts: list[tuple[Route | None, list[Interval]]] = [(routes[0], intervals)]
     else:

@@ -227,7 +227,7 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
             if entry is not None:
                 entries.append(entry)
                 amount += sum(components.values())
-    usage_months = [(a, m, z, wh) for (a, m, z), wh in months.items()]
+    usage_months = [(a, m, z, wh) for (a, m, z), wh in sorted(months.items())]
     return Rated(entries, usage_months, amount)
 
 
@@ -237,4 +237,5 @@ def _day_order(item: tuple[tuple[date, int, str], list[Any]]) -> tuple[date, dat
 
 
 def usage_rows(collected: Collected) -> list[tuple[int, date, int, int, int, datetime | None]]:
-    return [(m, d, a, count, wh, last) for (m, d, a), (count, wh, last) in collected.usage.items()]
+    """Usage increments in key order (upserts lock rows in that order: no deadlock between batches)."""
+    return [(m, d, a, count, wh, last) for (m, d, a), (count, wh, last) in sorted(collected.usage.items())]

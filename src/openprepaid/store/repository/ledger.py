@@ -147,7 +147,9 @@ def ledger_accounts_of(session: Session, account_ids: Sequence[int]) -> list[Led
 
 
 def lock_ledger_accounts(session: Session, ledger_account_ids: Iterable[int]) -> dict[int, int]:
-    """Lock rows in ascending id order (PostgreSQL ``FOR UPDATE``; SQLite holds the write lock already).
+    """Lock rows in ascending id order (PostgreSQL ``FOR NO KEY UPDATE``, the lock an UPDATE takes, which
+    does not wait for the key-share locks of other writers' posting foreign keys; SQLite holds the
+    write lock already).
 
     Returns id -> cached balance as of the lock.
     """
@@ -158,7 +160,7 @@ def lock_ledger_accounts(session: Session, ledger_account_ids: Iterable[int]) ->
             select(LedgerAccount.id, LedgerAccount.balance_paise)
             .where(LedgerAccount.id.in_(chunk))
             .order_by(LedgerAccount.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
         result.update({int(key): int(value) for key, value in session.execute(statement)})
     return result
