@@ -90,12 +90,16 @@ class DialIn:
         """One meter's life on the network: dial, announce, serve, back off, again."""
         await asyncio.sleep(first_after_s)
         backoff = self.backoff_min_s
-        while True:
+        task = asyncio.current_task()
+        while task is None or not task.cancelling():  # closing a channel may swallow our cancellation
             if not self.server.reachable(index):
                 await asyncio.sleep(self._jitter(self.backoff_min_s))
                 continue
             started = time.monotonic()
-            if await self.session(index):
+            served = await self.session(index)
+            if task is not None and task.cancelling():
+                return
+            if served:
                 self.stats.sessions += 1
                 if time.monotonic() - started >= self.stable_s:
                     backoff = self.backoff_min_s
