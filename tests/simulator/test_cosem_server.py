@@ -17,6 +17,7 @@ from openprepaid.cosem.association_events import (
     AssociationAccepted,
     Authentication,
     ClientSettings,
+    GetListResult,
     GetResult,
     SetResult,
 )
@@ -31,6 +32,7 @@ from openprepaid.cosem.xdlms import decode_xdlms_apdu
 from openprepaid.cosem.xdlms_common import (
     ActionResult,
     CosemAttributeDescriptor,
+    CosemAttributeDescriptorWithSelection,
     DataAccessResult,
     SelectiveAccess,
 )
@@ -337,3 +339,51 @@ def test_the_wrong_password_is_refused_and_observed(app: MeterApplication) -> No
     [reply] = meter.request(client.associate(), 32)
     assert type(client.receive_apdu(reply)).__name__ == "AssociationRejected"
     assert app.stats.refused == 1
+
+
+def test_get_and_set_with_list(app: MeterApplication) -> None:
+    meter = Meter(app)
+    client = ClientAssociation(UTILITY)
+    associate(meter, client, 48)
+    items = [
+        CosemAttributeDescriptorWithSelection(CosemAttributeDescriptor(3, ENERGY, 2)),
+        CosemAttributeDescriptorWithSelection(CosemAttributeDescriptor(3, OBIS.parse("9.9.9.9.9.9"), 2)),
+        CosemAttributeDescriptorWithSelection(
+            CosemAttributeDescriptor(7, BLOCK_LOAD, 2), EntryDescriptor(1, 2).to_access()
+        ),
+    ]
+    [reply] = meter.request(client.get_with_list(items), 48)
+    event = client.receive_apdu(reply)
+    assert isinstance(event, GetListResult)
+    energy, missing, rows = event.results
+    assert decode_data(energy) == app.meter.registers()[0]  # type: ignore[arg-type]
+    assert missing is DataAccessResult.OBJECT_UNDEFINED
+    assert isinstance(rows, bytes) and len(decode_data(rows)) == 2
+    targets = [
+        CosemAttributeDescriptorWithSelection(CosemAttributeDescriptor(71, LIMITER, 4)),
+        CosemAttributeDescriptorWithSelection(CosemAttributeDescriptor(3, ENERGY, 2)),
+    ]
+    values = [encode_data(DoubleLongUnsigned(5000)), encode_data(DoubleLongUnsigned(0))]
+    [reply] = meter.request(client.set_with_list(targets, values), 48)
+    event = client.receive_apdu(reply)
+    assert isinstance(event, SetResult)
+    assert event.results == (DataAccessResult.SUCCESS, DataAccessResult.READ_WRITE_DENIED)
+
+
+def test_a_long_profile_goes_out_in_blocks_of_the_client_s_pdu_size(app: MeterApplication) -> None:
+    meter = Meter(app)
+    client = ClientAssociation(
+        ClientSettings(authentication=Authentication.LOW, password=b"12345678", max_receive_pdu_size=256)
+    )
+    associate(meter, client, 32)
+    pending = [client.get(CosemAttributeDescriptor(7, BLOCK_LOAD, 2))]
+    blocks = 0
+    while pending:
+        for reply in meter.request(pending.pop(), 32):
+            assert len(reply) <= 256
+            blocks += 1
+            event = client.receive_apdu(reply)
+            pending.extend(client.data_to_send())
+    assert isinstance(event, GetResult) and isinstance(event.result, bytes)
+    rows = decode_data(event.result)
+    assert blocks > 10 and len(rows) == len(app.meter.get(7, "1.0.99.1.0.255", 2))  # type: ignore[arg-type]
