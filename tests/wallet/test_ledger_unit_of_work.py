@@ -10,7 +10,7 @@ from openprepaid.wallet.charging import ChargingConflictError
 from openprepaid.wallet.unit_of_work import is_retryable, run_unit_of_work
 
 
-class _Deadlock(Exception):
+class _DeadlockError(Exception):
     sqlstate = "40P01"
 
 
@@ -27,7 +27,7 @@ def test_retryable_failures_are_retried_then_committed(factory):
     def work(session):
         calls.append(1)
         if len(calls) < 3:
-            raise _Deadlock("deadlock detected")
+            raise _DeadlockError("deadlock detected")
         return "done"
 
     assert run_unit_of_work(factory, work, sleep=pauses.append) == "done"
@@ -57,7 +57,7 @@ def test_other_failures_are_not_retried_and_retries_are_bounded(factory):
 @pytest.mark.parametrize(
     ("error", "retryable"),
     [
-        (_Deadlock(), True),
+        (_DeadlockError(), True),
         (OperationalError("UPDATE", {}, Exception("database is locked")), True),
         (OperationalError("UPDATE", {}, Exception("no such table")), False),
         (ChargingConflictError("busy"), True),

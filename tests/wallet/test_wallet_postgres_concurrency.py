@@ -229,7 +229,7 @@ def test_parallel_recharges_from_processes(database, postgres_url):
         context.Process(
             target=_process_recharges, args=(postgres_url, account_id, [*shared, (f"P-OWN-{p}", 1_000)], start)
         )
-        for p in range(3)
+        for p in range(2)
     ]
     for process in processes:
         process.start()
