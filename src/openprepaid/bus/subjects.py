@@ -10,6 +10,7 @@ DAILY_READINGS = "op.readings.daily"
 BILLING_READINGS = "op.readings.billing"
 INSTANT_READINGS = "op.readings.instant"
 METER_EVENTS = "op.events.meter"
+OUTAGES = "op.events.outage"  # opened / closed, with duration_s
 COMMAND_REQUESTS = "op.commands.request"
 COMMAND_OUTCOMES = "op.commands.outcome"
 WALLET_MOVEMENTS = "op.wallet.movement"

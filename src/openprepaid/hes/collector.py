@@ -47,7 +47,6 @@ from openprepaid.store.repository import reading as reading_repo
 
 log = logging.getLogger(__name__)
 
-OUTAGE_SUBJECT = "op.events.outage"  # + ".<meter_id>"
 ClockSyncRequester = Callable[[int, float], Awaitable[None]]
 
 
@@ -366,7 +365,7 @@ async def publish_events(
     for change in changes:
         state = "closed" if change.ended_at is not None else "opened"
         await bus.publish_json(
-            subjects.for_meter(OUTAGE_SUBJECT, meter_id),
+            subjects.for_meter(subjects.OUTAGES, meter_id),
             {**change.to_json(), "state": state},
             msg_id=f"outage:{change.outage_id}:{state}",
         )
