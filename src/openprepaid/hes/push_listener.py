@@ -136,7 +136,8 @@ def alert_from_body(
 ) -> AlertPush:
     """The IS 15959 alert push object list -> ``AlertPush``; ``InvalidPushError`` if it is not one."""
     if not isinstance(body, tuple) or len(body) < 4:
-        raise InvalidPushError(f"not an alert push object list: {type(body).__name__} of {len(body or ())}")
+        size = len(body) if isinstance(body, tuple) else None
+        raise InvalidPushError(f"not an alert push object list: {type(body).__name__} of {size} values")
     device, push_ln, clock, word = body[:4]
     if not isinstance(word, BitString):
         raise InvalidPushError(f"the event status word is a {type(word).__name__}, not a bit-string")
