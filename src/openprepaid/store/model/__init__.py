@@ -40,6 +40,7 @@ from openprepaid.store.model.metering import (
 )
 from openprepaid.store.model.network import SupplyLevel, SupplyNode, Utility
 from openprepaid.store.model.payment import Payment, PaymentStatus
+from openprepaid.store.model.prepaid_state import Notice, PrepaidRulesState
 from openprepaid.store.model.reading import BillingReading, BlockReading, DailyReading, InstantReading
 from openprepaid.store.model.settlement import SettlementKind, SettlementStatement
 from openprepaid.store.model.tariff import Tariff, TariffVersion
@@ -81,11 +82,13 @@ __all__ = [
     "MeterInstallation",
     "MeterStatus",
     "MeterType",
+    "Notice",
     "Outage",
     "Payment",
     "PaymentMode",
     "PaymentStatus",
     "Posting",
+    "PrepaidRulesState",
     "SettlementKind",
     "SettlementStatement",
     "SupplyLevel",
