@@ -1,8 +1,8 @@
 """The meter simulator against an independent head-end: dlms-cosem 25.1.0, out of process.
 
 dlms-cosem (tests/interop/peers/simulator_dlms_cosem.py, see LICENSE-NOTE.md) associates with a
-simulated fleet over the TCP wrapper as the public client (no security), the meter reader (LLS)
-and utility settings (HLS-GMAC, suite 0, authenticated and encrypted; it ciphers with
+simulated fleet over the TCP wrapper (and, for the reads, HDLC) as the public client (no security),
+the meter reader (LLS) and utility settings (HLS-GMAC, suite 0, authenticated and encrypted; it ciphers with
 general-glo-ciphering, so the meter must answer in kind). Everything it reads is decoded by
 dlms-cosem and compared with the meter model: the clock, the energy register and its scaler, the
 block load profile by range; then disconnect and reconnect with output_state and control_state read
@@ -22,6 +22,8 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from openprepaid.cosem.axdr import DoubleLongUnsigned, Integer, encode_data
 from openprepaid.meters.profiles import CLOCK_COLUMN
@@ -54,6 +56,7 @@ async def session(simulation: Simulation, index: int, client: int, steps: list[d
         "op": "session",
         "host": "127.0.0.1",
         "port": simulation.config.port + index,
+        "framing": simulation.config.framing,
         "client": client,
         "steps": steps,
     }
@@ -72,8 +75,9 @@ def values(reply: dict[str, Any]) -> list[Any]:
     return [result["value"] for result in reply["results"]]
 
 
-async def test_three_associations_read_clock_register_and_profile(peers: Path) -> None:
-    simulation = await start_fleet(meters=2, history_days=2)
+@pytest.mark.parametrize("framing", ["wrapper", "hdlc"])
+async def test_three_associations_read_clock_register_and_profile(peers: Path, framing: str) -> None:
+    simulation = await start_fleet(meters=2, history_days=2, framing=framing)
     try:
         public = await session(simulation, 0, 16, [{"get": [8, "0.0.1.0.0.255", 2], "clock": True}, ENERGY])
         clock = datetime.fromisoformat(public["results"][0]["value"])

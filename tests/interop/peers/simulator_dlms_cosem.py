@@ -6,7 +6,8 @@
 
 One JSON request per line on stdin, one JSON reply per line on stdout:
 
-  {"op": "session", "host", "port", "client": 16 | 32 | 48, "password": str, "ek": hex, "ak": hex,
+  {"op": "session", "host", "port", "framing": "wrapper" | "hdlc", "client": 16 | 32 | 48,
+   "password": str, "ek": hex, "ak": hex,
    "ic": n (our first invocation counter) | "read" (read it first from 0.0.43.1.0.255 as client 16),
    "steps": [step, ...]}
     -> {"results": [{"value": ...} | {"error": "..."}, ...], "meter_system_title": hex | null,
@@ -24,6 +25,7 @@ into JSON: octet-strings as hex, date-times as ISO strings.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from time import sleep
 from typing import Any
@@ -33,7 +35,7 @@ from dlms_cosem import cosem, enumerations, time
 from dlms_cosem.client import DlmsClient
 from dlms_cosem.cosem.capture_object import CaptureObject
 from dlms_cosem.cosem.selective_access import RangeDescriptor
-from dlms_cosem.io import BlockingTcpIO, TcpTransport
+from dlms_cosem.io import BlockingTcpIO, HdlcTransport, TcpTransport
 from dlms_cosem.security import (
     HighLevelSecurityGmacAuthentication,
     LowLevelSecurityAuthentication,
@@ -85,7 +87,13 @@ def _client(request: dict[str, Any]) -> DlmsClient:
             "client_initial_invocation_counter": request.get("ic", 0),
         }
     io = BlockingTcpIO(host=request["host"], port=request["port"], timeout=10)
-    transport = TcpTransport(client_logical_address=sap, server_logical_address=1, io=io, timeout=10)
+    transport: Any
+    if request.get("framing") == "hdlc":
+        transport = HdlcTransport(
+            client_logical_address=sap, server_logical_address=1, server_physical_address=0x10, io=io, timeout=10
+        )
+    else:
+        transport = TcpTransport(client_logical_address=sap, server_logical_address=1, io=io, timeout=10)
     return DlmsClient(transport=transport, authentication=authentication, timeout=10, **keys)
 
 
@@ -117,17 +125,25 @@ def _step(client: DlmsClient, step: dict[str, Any]) -> dict[str, Any]:
     return {"value": None if returned is None else _json(parse_as_dlms_data(returned))}
 
 
+def _hang_up(client: DlmsClient) -> None:
+    """Disconnect without hiding what went wrong before (dlms-cosem refuses DISC while awaiting a reply)."""
+    try:
+        client.disconnect()
+    except Exception as exc:  # the session's own error, if any, is the one to report
+        print(f"disconnect failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
 def _next_counter(request: dict[str, Any]) -> int:
     """What a head-end without a stored counter does: read the meter's invocation counter object
     (0.0.43.1.0.255, class 1) in a public association."""
-    public = _client({"host": request["host"], "port": request["port"], "client": 16})
+    public = _client({**request, "client": 16})
     public.connect()
     try:
         public.associate()
         counter = cosem.CosemAttribute(enumerations.CosemInterface.DATA, cosem.Obis(0, 0, 43, 1, 0, 255), 2)
         return int(parse_as_dlms_data(public.get(counter)))
     finally:
-        public.disconnect()
+        _hang_up(public)
 
 
 def session(request: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +166,7 @@ def session(request: dict[str, Any]) -> dict[str, Any]:
         except Exception as exc:  # reported, judged by the test
             release = f"{type(exc).__name__}: {exc}"
     finally:
-        client.disconnect()
+        _hang_up(client)
     return {
         "results": results,
         "meter_system_title": None if title is None else bytes(title).hex(),
