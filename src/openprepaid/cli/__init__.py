@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from openprepaid import __version__
-from openprepaid.cli import db, demo, dlms, meters, simulate, tariff
+from openprepaid.cli import db, demo, dlms, hes, meters, simulate, tariff
 from openprepaid.cli.context import build_context
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(meters.app, name="meters")
 app.add_typer(tariff.app, name="tariff")
 app.add_typer(dlms.app, name="dlms")
 app.add_typer(simulate.app, name="simulate")
+app.add_typer(hes.app, name="hes")
 app.command()(demo.demo)
 
 

@@ -1,0 +1,305 @@
+"""``openprepaid hes``: run the head-end, queue and inspect relay commands, read a meter on demand.
+
+openprepaid hes run [--host H] [--push-port P] [--dial-in-port P] [--metrics-port P] [--max-sessions N]
+openprepaid hes command disconnect|reconnect METER [--reason TEXT] [--deadline-min N] [--key K]
+openprepaid hes command status METER [--limit N]
+openprepaid hes read METER
+
+``run`` prints one line ``ready: ...`` once its listeners are open and runs until Ctrl-C or SIGTERM.
+METER is a serial (optionally after the manufacturer code) or ``#ID``. Commands are queued in the
+database; a running head-end (this or another node) sends them and confirms them only by read-back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from openprepaid.app import runtime
+from openprepaid.cli.context import settings_of
+from openprepaid.hes import profile_mapping
+from openprepaid.hes.clock import SystemClock
+from openprepaid.hes.command_queue import CommandQueue
+from openprepaid.hes.command_records import CommandRequest, CommandView
+from openprepaid.hes.credentials import CredentialStore
+from openprepaid.hes.database import Database
+from openprepaid.hes.dlms_session import DlmsSessionFactory, VaultCredentials
+from openprepaid.hes.head_end import HeadEndConfig
+from openprepaid.hes.invocation_counters import InvocationCounterStore
+from openprepaid.hes.retry import HesError, describe
+from openprepaid.hes.service import DEFAULT_SYSTEM_TITLE, HesService, HesServiceConfig
+from openprepaid.hes.session import Association, ProfileKind
+from openprepaid.hes.targets import TargetDirectory, UnknownMeterError
+from openprepaid.hes.throttle import ThrottleLimits
+from openprepaid.settings import Mode, Settings
+from openprepaid.store.model import CommandKind, CommandState, CommMode
+from openprepaid.store.repository import command as command_repo
+from openprepaid.store.repository import hes as hes_repo
+from openprepaid.store.repository import reading as reading_repo
+
+app = typer.Typer(help="The head-end: run it, queue relay commands, read a meter on demand.", no_args_is_help=True)
+command_app = typer.Typer(help="Queue and inspect relay commands (confirmed only by read-back).", no_args_is_help=True)
+app.add_typer(command_app, name="command")
+
+RELAY_KINDS = (CommandKind.RELAY_DISCONNECT, CommandKind.RELAY_RECONNECT)
+
+
+def _system_title(text: str) -> bytes:
+    try:
+        title = bytes.fromhex(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not hexadecimal", param_hint="--system-title") from None
+    if len(title) != 8:
+        raise typer.BadParameter("a system title is 8 octets (16 hex digits)", param_hint="--system-title")
+    return title
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _resolve_meter(session: Session, meter: str) -> int:
+    """``#ID``, or a serial (optionally after the three-letter manufacturer code)."""
+    if meter.startswith("#") and meter[1:].isdigit():
+        return int(meter[1:])
+    found = hes_repo.meter_id_by_identity(session, None, meter)
+    if found is None:
+        raise _fail(f"no single meter with serial {meter!r} (try MFRSERIAL or #ID)")
+    return found
+
+
+# --- run ------------------------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="address the push and dial-in listeners accept on"),
+    push_port: int = typer.Option(4061, "--push-port", min=0, max=65535, help="alert pushes (0: any free port)"),
+    dial_in_port: int = typer.Option(4060, "--dial-in-port", min=0, max=65535, help="dial-in meters"),
+    metrics_port: int = typer.Option(9464, "--metrics-port", min=0, max=65535, help="GET /metrics"),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="address of the metrics endpoint"),
+    no_push: bool = typer.Option(False, "--no-push", help="do not listen for pushes"),
+    no_dial_in: bool = typer.Option(False, "--no-dial-in", help="do not listen for dial-in meters"),
+    no_metrics: bool = typer.Option(False, "--no-metrics", help="no metrics endpoint"),
+    max_sessions: int = typer.Option(64, "--max-sessions", min=1, help="meter sessions at once"),
+    connections_per_s: float = typer.Option(20.0, "--connections-per-s", min=0.1, help="new sessions per second"),
+    system_title: str = typer.Option(DEFAULT_SYSTEM_TITLE.hex(), "--system-title", help="our 8-octet title, hex"),
+    tick_s: float = typer.Option(60.0, "--tick-s", min=0.1, help="seconds between collection scheduling rounds"),
+    command_poll_s: float = typer.Option(5.0, "--command-poll-s", min=0.1, help="seconds between command polls"),
+    response_timeout_s: float = typer.Option(30.0, "--response-timeout-s", min=0.1, help="per request"),
+) -> None:
+    """Run the head-end against the meters registered in the database until Ctrl-C or SIGTERM."""
+    throttle = ThrottleLimits(
+        max_sessions=max_sessions, connections_per_s=connections_per_s, burst=max(1, int(connections_per_s))
+    )
+    config = HesServiceConfig(
+        system_title=_system_title(system_title),
+        host=host,
+        push_port=None if no_push else push_port,
+        dial_in_port=None if no_dial_in else dial_in_port,
+        metrics_host=metrics_host,
+        metrics_port=None if no_metrics else metrics_port,
+        head_end=HeadEndConfig(throttle=throttle, tick_s=tick_s, command_poll_s=command_poll_s),
+        response_timeout_s=response_timeout_s,
+    )
+    try:
+        asyncio.run(_run(settings_of(ctx), config))
+    except OSError as exc:
+        raise _fail(f"cannot listen: {exc}") from exc
+
+
+async def _run(settings: Settings, config: HesServiceConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+    async with runtime(settings, upgrade=settings.mode is Mode.EMBEDDED) as rt:
+        service = await HesService.start(
+            sessions=rt.sessions, bus=rt.bus, vault=rt.vault, zone=settings.zone, config=config
+        )
+        try:
+            typer.echo(_ready_line(config, service.ports()))
+            sys.stdout.flush()
+            await service.run(stop)
+        finally:
+            await service.close()
+
+
+def _ready_line(config: HesServiceConfig, ports: dict[str, int]) -> str:
+    parts = []
+    if "push" in ports:
+        parts.append(f"push {config.host}:{ports['push']}")
+    if "dial_in" in ports:
+        parts.append(f"dial-in {config.host}:{ports['dial_in']}")
+    if "metrics" in ports:
+        parts.append(f"metrics http://{config.metrics_host}:{ports['metrics']}/metrics")
+    return "ready: " + (", ".join(parts) or "no listeners")
+
+
+# --- commands -------------------------------------------------------------------------------------------
+
+
+def _queue(sessions: sessionmaker[Session], bus: Any) -> CommandQueue:
+    return CommandQueue(Database(sessions), bus, SystemClock(), rng=random.Random())
+
+
+def _describe(view: CommandView) -> str:
+    when = view.completed_at or view.sent_at or view.created_at
+    error = f" error={view.last_error}" if view.last_error else ""
+    readback = f" readback={json.dumps(view.readback.get('values'))}" if view.readback else ""
+    return (
+        f"#{view.id} {view.kind.value} {view.state.value} attempts={view.attempts} "
+        f"at={when.isoformat(timespec='seconds')} by={view.actor}{error}{readback}"
+    )
+
+
+def _enqueue(
+    ctx: typer.Context, meter: str, kind: CommandKind, reason: str, deadline_min: int, key: str | None
+) -> None:
+    settings = settings_of(ctx)
+
+    async def work() -> CommandView:
+        async with runtime(settings, upgrade=settings.mode is Mode.EMBEDDED) as rt:
+            with rt.sessions() as session:
+                meter_id = _resolve_meter(session, meter)
+            request = CommandRequest(
+                meter_id=meter_id,
+                kind=kind,
+                actor="operator:cli",
+                reason=reason,
+                decision={"source": "openprepaid hes command"},
+                idempotency_key=key,
+                deadline_at=datetime.now(UTC) + timedelta(minutes=deadline_min),
+            )
+            result = await _queue(rt.sessions, rt.bus).enqueue(request)
+            if result.superseded:
+                typer.echo(f"superseded: {', '.join(f'#{i}' for i in result.superseded)}")
+            return result.command
+
+    try:
+        view = asyncio.run(work())
+    except HesError as exc:
+        raise _fail(describe(exc)) from exc
+    typer.echo(_describe(view))
+
+
+@command_app.command("disconnect")
+def disconnect(
+    ctx: typer.Context,
+    meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
+    reason: str = typer.Option("operator request", "--reason", help="why (kept with the command)"),
+    deadline_min: int = typer.Option(120, "--deadline-min", min=1, help="expire if not confirmed by then"),
+    key: str | None = typer.Option(None, "--key", help="idempotency key: the same key never queues twice"),
+) -> None:
+    """Queue a relay disconnect; a running head-end sends it and confirms it by reading the relay back."""
+    _enqueue(ctx, meter, CommandKind.RELAY_DISCONNECT, reason, deadline_min, key)
+
+
+@command_app.command("reconnect")
+def reconnect(
+    ctx: typer.Context,
+    meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
+    reason: str = typer.Option("operator request", "--reason", help="why (kept with the command)"),
+    deadline_min: int = typer.Option(120, "--deadline-min", min=1, help="expire if not confirmed by then"),
+    key: str | None = typer.Option(None, "--key", help="idempotency key: the same key never queues twice"),
+) -> None:
+    """Queue a relay reconnect (the newest relay command of a meter supersedes older queued ones)."""
+    _enqueue(ctx, meter, CommandKind.RELAY_RECONNECT, reason, deadline_min, key)
+
+
+@command_app.command("status")
+def status(
+    ctx: typer.Context,
+    meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
+    limit: int = typer.Option(10, "--limit", min=1, max=1000, help="the newest this many relay commands"),
+) -> None:
+    """The meter's relay commands, newest last, with their state and read-back."""
+    settings = settings_of(ctx)
+
+    async def work() -> list[CommandView]:
+        async with runtime(settings, upgrade=settings.mode is Mode.EMBEDDED) as rt:
+            with rt.sessions() as session:
+                meter_id = _resolve_meter(session, meter)
+                rows = command_repo.open_commands_of_kinds(session, meter_id, RELAY_KINDS, list(CommandState))
+                return [CommandView.of(row) for row in rows[-limit:]]
+
+    views = asyncio.run(work())
+    if not views:
+        typer.echo(f"{meter}: no relay commands")
+    for view in views:
+        typer.echo(_describe(view))
+
+
+# --- on-demand read --------------------------------------------------------------------------------------
+
+
+@app.command()
+def read(
+    ctx: typer.Context,
+    meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
+    system_title: str = typer.Option(DEFAULT_SYSTEM_TITLE.hex(), "--system-title", help="our 8-octet title, hex"),
+    timeout_s: float = typer.Option(30.0, "--timeout-s", min=0.1, help="per request"),
+) -> None:
+    """Read the meter now (clock, instantaneous values, relay state), store the values, print JSON.
+
+    Dials the meter from this process (meter-reader association); a dial-in meter can only be read
+    by the head-end that holds its connection.
+    """
+    settings = settings_of(ctx)
+    try:
+        result = asyncio.run(_read(settings, meter, _system_title(system_title), timeout_s))
+    except (HesError, UnknownMeterError) as exc:
+        raise _fail(describe(exc)) from exc
+    typer.echo(json.dumps(result, default=str))
+
+
+async def _read(settings: Settings, meter: str, title: bytes, timeout_s: float) -> dict[str, Any]:
+    async with runtime(settings, upgrade=settings.mode is Mode.EMBEDDED) as rt:
+        with rt.sessions() as session:
+            meter_id = _resolve_meter(session, meter)
+        db = Database(rt.sessions, offload=False)
+        clock = SystemClock()
+        target = await TargetDirectory(db).get(meter_id)
+        if target.comm_mode is CommMode.DIAL_IN:
+            raise _fail(f"meter {target.serial} dials in: only the running head-end holding its connection reads it")
+        factory = DlmsSessionFactory(
+            VaultCredentials(CredentialStore(db, rt.vault), client_system_title=title),
+            InvocationCounterStore(db, clock),
+            zone=settings.zone,
+            response_timeout_s=timeout_s,
+            connect_timeout_s=timeout_s,
+        )
+        async with factory.open(target, Association.METER_READER) as meter_session:
+            clock_reading = await meter_session.read_clock()
+            scalers = await meter_session.read_scalers(ProfileKind.INSTANT)
+            capture = await meter_session.read_instant()
+            relay = await meter_session.read_relay_state() if target.has_relay else None
+        rows = profile_mapping.instant_rows(capture, scalers, meter_id=meter_id, received_at=clock.now())
+        await db.run(lambda session: reading_repo.store_instant_readings(session, rows))
+        await db.run(lambda session: hes_repo.mark_seen(session, meter_id, clock_reading.read_at))
+    drift_s = (clock_reading.meter_time_at - clock_reading.read_at).total_seconds()
+    return {
+        "meter_id": meter_id,
+        "serial": target.serial,
+        "meter_time_at": clock_reading.meter_time_at.isoformat(),
+        "clock_drift_s": round(drift_s, 1),
+        "instant": [{k: v for k, v in row.items() if k not in {"meter_id", "received_at"}} for row in rows],
+        "relay": None
+        if relay is None
+        else {"output_state": relay.output_state, "control_state": relay.control_state.name.lower()},
+    }
+
+
+__all__ = ["app"]
