@@ -147,11 +147,6 @@ def scalers_energy_is_wh(scalers) -> bool:  # type: ignore[no-untyped-def]
     return scalers[ENERGY].unit == 30  # IEC 62056-6-2 unit 30: Wh
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dlms_session restricts every range read on the clock; IS 15959's billing profile is "
-    "restricted on its first column, the billing date, so the meter refuses (report to the lead)",
-)
 async def test_billing_profile_by_range(bench):
     target = await bench.target(RELAY_METER)
     now = datetime.now(UTC)

@@ -34,7 +34,7 @@ from openprepaid.cosem.xdlms_common import (
     DataAccessResult,
     SelectiveAccess,
 )
-from openprepaid.cosem.xdlms_selective import RangeDescriptor
+from openprepaid.cosem.xdlms_selective import CaptureObjectDefinition, RangeDescriptor
 from openprepaid.hes import session as s
 from openprepaid.hes.cosem_values import native_value, retyped
 from openprepaid.hes.credentials import CredentialStore
@@ -276,10 +276,18 @@ class DlmsMeterSession:
                 return stamp.to_datetime(assume_tz=self._zone).astimezone(UTC)
         return native_value(value)
 
-    def _range(self, from_at: datetime, to_at: datetime) -> SelectiveAccess:
+    def _range(self, from_at: datetime, to_at: datetime, restricting: s.CaptureColumn | None = None) -> SelectiveAccess:
+        """A range on the profile's first capture object (the clock, or the billing date for billing)."""
         low = CosemDateTime.from_datetime(from_at.astimezone(self._zone))
         high = CosemDateTime.from_datetime(to_at.astimezone(self._zone))
-        return RangeDescriptor(low, high).to_access()
+        if restricting is None:
+            return RangeDescriptor(low, high).to_access()
+        column = CaptureObjectDefinition(restricting.class_id, OBIS.parse(restricting.obis), restricting.attribute)
+        return RangeDescriptor(low, high, restricting_object=column).to_access()
+
+    async def _profile_range(self, obis: str, from_at: datetime, to_at: datetime) -> s.ProfileCapture:
+        columns = await self._capture_columns(obis)
+        return await self._profile(obis, self._range(from_at, to_at, columns[0] if columns else None))
 
     async def _capture_columns(self, obis: str) -> tuple[s.CaptureColumn, ...]:
         if obis not in self._columns:
@@ -337,20 +345,21 @@ class DlmsMeterSession:
         return scalers
 
     async def read_block_load(self, from_at: datetime, to_at: datetime) -> s.ProfileCapture:
-        return await self._profile(s.PROFILE_OBJECTS[s.ProfileKind.BLOCK_LOAD][0], self._range(from_at, to_at))
+        return await self._profile_range(s.PROFILE_OBJECTS[s.ProfileKind.BLOCK_LOAD][0], from_at, to_at)
 
     async def read_daily(self, from_at: datetime, to_at: datetime) -> s.ProfileCapture:
-        return await self._profile(s.PROFILE_OBJECTS[s.ProfileKind.DAILY][0], self._range(from_at, to_at))
+        return await self._profile_range(s.PROFILE_OBJECTS[s.ProfileKind.DAILY][0], from_at, to_at)
 
     async def read_billing(self, from_at: datetime, to_at: datetime) -> s.ProfileCapture:
-        return await self._profile(s.PROFILE_OBJECTS[s.ProfileKind.BILLING][0], self._range(from_at, to_at))
+        return await self._profile_range(s.PROFILE_OBJECTS[s.ProfileKind.BILLING][0], from_at, to_at)
 
     async def read_instant(self) -> s.ProfileCapture:
         return await self._profile(s.PROFILE_OBJECTS[s.ProfileKind.INSTANT][0], None)
 
     async def read_events(self, log: int, since: datetime | None) -> s.ProfileCapture:
-        access = None if since is None else self._range(since, self._now())
-        return await self._profile(s.event_log_obis(log), access)
+        if since is None:
+            return await self._profile(s.event_log_obis(log), None)
+        return await self._profile_range(s.event_log_obis(log), since, self._now())
 
     async def read_relay_state(self) -> s.RelayState:
         obis = OBIS.parse(s.DISCONNECT_CONTROL)
