@@ -4,8 +4,8 @@
 
 For each backend: a fresh database (SQLite file in a temp dir; a scratch PostgreSQL database on
 127.0.0.1:5432 as user postgres, dropped afterwards) migrated with Alembic, seeded with one utility,
-the demo tariff (slabs + ToD + fixed + duty + rebate; ``examples/tariffs/`` when the tariff helper's
-demo file and loader are present, else the same tariff built in Python), N consumers with one meter
+the demo tariff ``examples/tariffs/demo-slab-tod-duty-rebate.yaml`` (slabs + ToD + fixed + duty
++ rebate), N consumers with one meter
 each. Timed: ``charge_intervals`` over all meters in batches (one unit of work each, committed), then
 the day's fixed charge for every account; the ledger audit runs afterwards (untimed) and must pass.
 Last line: JSON ``{"accounts", "intervals", "sqlite_intervals_per_s", "postgres_intervals_per_s", ...}``.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 import uuid
@@ -52,23 +51,14 @@ SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 4, 1, 0, tzinfo=UTC)
 
 
+DEMO_TARIFF = ROOT / "examples" / "tariffs" / "demo-slab-tod-duty-rebate.yaml"
+
+
 def tariff_source() -> tuple[str, Callable[[str], Any], str]:
-    """(document, parser, where from): the tariff helper's demo file if it and its loader exist."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from openprepaid.wallet import tariff_document  # noqa: PLC0415 - optional until the loader lands
+    """(document, parser, where from): the tariff helper's demo file, parsed by its YAML loader."""
+    from openprepaid.wallet.tariff_document import parse_tariff  # noqa: PLC0415
 
-        for name in ("demo.yaml", "demo-domestic.yaml", "demo_domestic.yaml"):
-            path = ROOT / "examples" / "tariffs" / name
-            if path.exists():
-                loader = getattr(tariff_document, "loads", None) or tariff_document.load_tariff
-                return path.read_text(encoding="utf-8"), loader, str(path)
-    except ImportError:
-        pass
-    from tests.wallet.test_ledger_world import SpecRegistry, demo_spec  # noqa: PLC0415
-
-    registry = SpecRegistry()
-    return registry.document(demo_spec()), registry.parse, "tests.wallet.test_ledger_world.demo_spec"
+    return DEMO_TARIFF.read_text(encoding="utf-8"), parse_tariff, str(DEMO_TARIFF.relative_to(ROOT))
 
 
 def seed(session: Session, accounts: int, document: str, catalog: TariffCatalog) -> list[int]:

@@ -293,3 +293,20 @@ def test_audit_finds_a_tampered_balance_and_an_unbalanced_transaction(db_session
     report = ledger.audit(db_session)
     assert (posted.ledger_transaction_id, -1) in report.unbalanced
     assert report.postings_total_paise == -1
+
+
+def test_audit_finds_orphan_postings(db_session):
+    books = make_books(db_session)
+    consumer = make_consumer(db_session, books)
+    ledger.post(db_session, recharge_entry("t-orphan", books, consumer, 1_000), now=NOW)
+    assert ledger.audit(db_session).orphan_postings == []
+    db_session.execute(
+        text(
+            "INSERT INTO posting (ledger_transaction_id, line_no, ledger_account_id, amount_paise, component) "
+            "VALUES (999999999, 1, :a, 5, ''), (999999999, 2, :a, -5, '')"
+        ),
+        {"a": consumer.wallet},
+    )
+    report = ledger.audit(db_session)
+    assert report.orphan_postings == [(999999999, 1), (999999999, 2)]
+    assert not report.ok

@@ -35,7 +35,8 @@ _EPSILON = timedelta(microseconds=1)
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """Where an interval end falls for one (zone, tariff): grouping key ``key = (local day, version id, zone)``."""
+    """Where an interval end falls for one (zone, tariff): rating group ``key = (local day, version id, zone)``,
+    numbered ``group`` (an int is a cheaper dict key in the hot loop than the tuple)."""
 
     local_date: date
     month_date: date
@@ -44,18 +45,33 @@ class Slot:
     tod_zone: str  # '' outside adjusting zones
     key: tuple[date, int, str]
     stored_end: Any  # the end as the store binds it (``charge_bulk.end_encoder``)
+    group: int
+
+
+class GroupNumbers:
+    """Numbers for rating-group keys, shared by a batch's slot tables; ``first[n]`` is the first slot seen."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple[date, int, str], int] = {}
+        self.first: list[Slot] = []
 
 
 class SlotTable:
     """Slots of interval ends for one (time zone, tariff timeline), computed once per distinct end."""
 
     def __init__(
-        self, zone: ZoneInfo, timeline: TariffTimeline, catalog: TariffCatalog, encode_end: Callable[[datetime], Any]
+        self,
+        zone: ZoneInfo,
+        timeline: TariffTimeline,
+        catalog: TariffCatalog,
+        encode_end: Callable[[datetime], Any],
+        groups: GroupNumbers,
     ) -> None:
         self._zone = zone
         self._encode_end = encode_end
         self._timeline = timeline
         self._catalog = catalog
+        self.groups = groups
         self.slots: dict[datetime, Slot] = {}
         self.specs: dict[int, TariffSpec] = {}
 
@@ -78,7 +94,14 @@ class SlotTable:
             zone_name = tod_zone_of(spec, local_end) or ""
         month_date = local_date.replace(day=1)
         key = (local_date, version_id, zone_name)
-        return Slot(local_date, month_date, local_end, version_id, zone_name, key, self._encode_end(end_at))
+        number = self.groups.numbers.get(key)
+        fresh = number is None
+        if number is None:
+            number = self.groups.numbers[key] = len(self.groups.first)
+        slot = Slot(local_date, month_date, local_end, version_id, zone_name, key, self._encode_end(end_at), number)
+        if fresh:
+            self.groups.first.append(slot)
+        return slot
 
 
 @dataclass(slots=True)
@@ -121,6 +144,7 @@ class ChargeContext:
 
     def __init__(self, session: Session, catalog: TariffCatalog, meter_ids: Iterable[int]) -> None:
         self.encode_end = charge_bulk.end_encoder(session)
+        self.groups = GroupNumbers()
         self.installations = charge_repo.installations_of_meters(session, meter_ids)
         account_ids = sorted({row.account_id for rows in self.installations.values() for row in rows})
         self.accounts = wallet_accounts(session, account_ids)
@@ -143,7 +167,7 @@ class ChargeContext:
                 table = tables.get(key)
                 if table is None:
                     table = tables[key] = SlotTable(
-                        ZoneInfo(account.timezone), lines[account.tariff_id], catalog, self.encode_end
+                        ZoneInfo(account.timezone), lines[account.tariff_id], catalog, self.encode_end, self.groups
                     )
                 self.chargeable[account_id] = ChargeableAccount(account, wallet, books[account.utility_id], table)
         self.tables = list(tables.values())

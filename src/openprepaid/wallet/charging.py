@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ from openprepaid.wallet.tariff import interval_local_date
 from openprepaid.wallet.tariff_store import TariffCatalog
 
 CAPTURE_PERIODS_S = (900, 1800, 3600)
+_END = itemgetter(0)
 MAX_ATTEMPTS = 3
 
 
@@ -125,12 +127,12 @@ def _merged(batch: Sequence[MeterIntervals]) -> dict[int, tuple[int, list[Interv
             known[1].extend(item.intervals)
     for meter_id, (period, given) in merged.items():
         intervals = given
-        if len({end for end, _ in given}) != len(given):
+        if len(set(map(_END, given))) != len(given):
             first: dict[datetime, int] = {}
             for end_at, wh in given:
                 first.setdefault(end_at, wh)
             intervals = list(first.items())
-        intervals.sort()  # (already sorted: linear) key order below keeps concurrent batches deadlock-free
+        intervals.sort(key=_END)  # (already sorted: linear) key order keeps concurrent batches deadlock-free
         merged[meter_id] = (period, intervals)
     # Charge rows are inserted in (meter, interval end) order: two batches taking overlapping keys wait
     # for each other in one direction only, never in a cycle.
@@ -218,10 +220,10 @@ def _already_taken(
 ) -> tuple[dict[int, dict[date, bool]], set[tuple[int, datetime]]]:
     """Meter-days that already have charge rows (with their trued-up flag) and, for those meters only,
     the interval keys taken: a first delivery of a day costs one cheap query, not a lookup per interval."""
-    ends = [end for _, intervals in merged.values() for end, _ in intervals]
-    if not ends:
+    spans = [(intervals[0][0], intervals[-1][0]) for _, intervals in merged.values() if intervals]
+    if not spans:
         return {}, set()
-    first, last = min(ends), max(ends)
+    first, last = min(span[0] for span in spans), max(span[1] for span in spans)
     days = charge_repo.seen_meter_days(
         session, list(merged), (first - timedelta(days=1)).date(), (last + timedelta(days=1)).date()
     )

@@ -44,8 +44,8 @@ class Collected:
     # charge rows as ``charge_bulk.insert_charge_intervals`` takes them (interval ends encoded)
     rows: list[tuple[int, Any, int, int, str, int]] = field(default_factory=list)
     holds: list[dict[str, Any]] = field(default_factory=list)
-    # account id -> (local day, version id, zone) -> [summed Wh, first slot]
-    groups: dict[int, dict[tuple[date, int, str], list[Any]]] = field(default_factory=dict)
+    # account id -> rating group number (``Slot.group``) -> summed Wh
+    groups: dict[int, dict[int, int]] = field(default_factory=dict)
     accounts: dict[int, ChargeableAccount] = field(default_factory=dict)
     # (meter, local day, account) -> [rows taken, billed Wh, last interval end]
     usage: dict[tuple[int, date, int], list[Any]] = field(default_factory=dict)
@@ -91,20 +91,17 @@ class Collected:
         seen: dict[date, bool] | None,
         existing: set[tuple[int, datetime]],
     ) -> None:
-        """Intervals of one meter while it served one chargeable account (the hot loop)."""
+        """Intervals of one meter (sorted by end) while it served one chargeable account: the hot loop."""
         account_id = target.account.id
         self.accounts[account_id] = target
-        groups = self.groups.setdefault(account_id, {})
         slots = target.slots.slots
         compute = target.slots.slot
         rows = self.rows
         batch_id = self.batch_id
-        days: dict[date, list[Any]] = {}
+        taken: dict[int, list[Any]] = {}  # group -> [Wh, intervals, last end]
+        other: dict[date, list[Any]] = {}  # local day -> [held or covered rows, 0, last end]
         for end_at, wh in intervals:
             slot = slots.get(end_at) or compute(end_at)
-            day = days.get(slot.local_date)
-            if day is None:
-                day = days[slot.local_date] = [0, 0, end_at]
             if seen is not None and slot.local_date in seen:
                 if (meter_id, end_at) in existing:
                     self.duplicates += 1
@@ -112,34 +109,47 @@ class Collected:
                 if seen[slot.local_date]:
                     rows.append((meter_id, slot.stored_end, account_id, wh, COVERED, batch_id))
                     self.covered += 1
-                    day[0] += 1
+                    other.setdefault(slot.local_date, [0, 0, end_at])[0] += 1
                     continue
             if wh < 0 or wh > limit_wh or not slot.version_id:
-                reason = NEGATIVE if wh < 0 else IMPLAUSIBLE if wh > limit_wh else NO_VERSION
-                self.hold(
-                    meter_id,
-                    end_at,
-                    account_id=account_id,
-                    wh=wh,
-                    reason=reason,
-                    limit_wh=limit_wh if wh > limit_wh else None,
-                )
-                rows.append((meter_id, slot.stored_end, account_id, wh, HELD, batch_id))
-                self.held += 1
-                day[0] += 1
+                self._hold_taken(meter_id, end_at, account_id=account_id, wh=wh, slot=slot, limit_wh=limit_wh)
+                other.setdefault(slot.local_date, [0, 0, end_at])[0] += 1
                 continue
-            group = groups.get(slot.key)
+            group = taken.get(slot.group)
             if group is None:
-                groups[slot.key] = [wh, slot]
+                taken[slot.group] = [wh, 1, end_at]
             else:
                 group[0] += wh
-            day[0] += 1
-            day[1] += wh
-            day[2] = max(day[2], end_at)
+                group[1] += 1
+                group[2] = end_at
             rows.append((meter_id, slot.stored_end, account_id, wh, CHARGED, batch_id))
-        for local_date, (count, wh, last) in days.items():
-            if count:
-                self._add_usage((meter_id, local_date, account_id), count, wh, last)
+        self._merge(meter_id, account_id, target, taken, other)
+
+    def _hold_taken(
+        self, meter_id: int, end_at: datetime, *, account_id: int, wh: int, slot: Slot, limit_wh: int
+    ) -> None:
+        reason = NEGATIVE if wh < 0 else IMPLAUSIBLE if wh > limit_wh else NO_VERSION
+        self.hold(
+            meter_id, end_at, account_id=account_id, wh=wh, reason=reason, limit_wh=limit_wh if wh > limit_wh else None
+        )
+        self.rows.append((meter_id, slot.stored_end, account_id, wh, HELD, self.batch_id))
+        self.held += 1
+
+    def _merge(
+        self,
+        meter_id: int,
+        account_id: int,
+        target: ChargeableAccount,
+        taken: dict[int, list[Any]],
+        other: dict[date, list[Any]],
+    ) -> None:
+        groups = self.groups.setdefault(account_id, {})
+        first = target.slots.groups.first
+        for number, (wh, count, last) in taken.items():
+            groups[number] = groups.get(number, 0) + wh
+            self._add_usage((meter_id, first[number].local_date, account_id), count, wh, last)
+        for local_date, (count, _, last) in other.items():
+            self._add_usage((meter_id, local_date, account_id), count, 0, last)
 
     def hold_all(
         self,
@@ -175,7 +185,11 @@ class Collected:
             usage[2] = max(usage[2], last)
 
     def months(self) -> list[tuple[int, date]]:
-        return sorted({(a, key[0].replace(day=1)) for a, groups in self.groups.items() for key in groups})
+        pairs: set[tuple[int, date]] = set()
+        for account_id, groups in self.groups.items():
+            first = self.accounts[account_id].slots.groups.first
+            pairs.update((account_id, first[number].month_date) for number in groups)
+        return sorted(pairs)
 
 
 @dataclass(slots=True)
@@ -197,20 +211,21 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
     amount = 0
     for account_id, groups in collected.groups.items():
         target = collected.accounts[account_id]
+        first = target.slots.groups.first
         mtd: dict[tuple[int, date], int] = {}
         days: dict[date, dict[str, int]] = {}
-        for (local_date, version_id, zone), (wh, slot) in sorted(groups.items(), key=_day_order):
+        for slot, wh in sorted(((first[n], wh) for n, wh in groups.items()), key=_day_order):
             if not wh:
                 continue
             month_key = (account_id, slot.month_date)
             before = mtd.get(month_key)
             if before is None:
                 before = month_to_date.get(month_key, 0)
-            spec = target.slots.specs[version_id]
+            spec = target.slots.specs[slot.version_id]
             lines = rate_interval(spec, energy_wh=wh, interval_end_local=slot.local_end, month_to_date_wh_before=before)
             mtd[month_key] = before + wh
-            add_lines(days.setdefault(local_date, {}), lines)
-            zone_key = (account_id, slot.month_date, zone)
+            add_lines(days.setdefault(slot.local_date, {}), lines)
+            zone_key = (account_id, slot.month_date, slot.tod_zone)
             months[zone_key] = months.get(zone_key, 0) + wh
         for local_date, components in days.items():
             entry = charge_entry(
@@ -231,9 +246,8 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
     return Rated(entries, usage_months, amount)
 
 
-def _day_order(item: tuple[tuple[date, int, str], list[Any]]) -> tuple[date, datetime]:
-    slot: Slot = item[1][1]
-    return (item[0][0], slot.local_end)
+def _day_order(item: tuple[Slot, int]) -> tuple[date, datetime]:
+    return (item[0].local_date, item[0].local_end)
 
 
 def usage_rows(collected: Collected) -> list[tuple[int, date, int, int, int, datetime | None]]:

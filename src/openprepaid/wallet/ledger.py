@@ -122,6 +122,7 @@ class LedgerAudit:
     unbalanced: list[tuple[int, int]] = field(default_factory=list)
     too_few_postings: list[int] = field(default_factory=list)
     balance_mismatches: list[tuple[int, int, int]] = field(default_factory=list)
+    orphan_postings: list[tuple[int, int]] = field(default_factory=list)
     postings_total_paise: int = 0
     balances_total_paise: int = 0
 
@@ -131,6 +132,7 @@ class LedgerAudit:
             self.unbalanced
             or self.too_few_postings
             or self.balance_mismatches
+            or self.orphan_postings
             or self.postings_total_paise
             or self.balances_total_paise
         )
@@ -374,11 +376,13 @@ def balance_paise(session: Session, ledger_account_id: int) -> int:
 
 
 def audit(session: Session, *, limit: int = 100) -> LedgerAudit:
-    """Check invariants 1, 3 and 4 over the whole ledger (read-only; run it after every test scenario)."""
+    """Check invariants 1, 3 and 4 and that every posting's transaction and account exist (read-only;
+    run it after every test scenario)."""
     return LedgerAudit(
         unbalanced=ledger_repo.unbalanced_transactions(session, limit),
         too_few_postings=ledger_repo.transactions_with_fewer_than_two_postings(session, limit),
         balance_mismatches=ledger_repo.balance_mismatches(session, limit),
+        orphan_postings=ledger_repo.orphan_postings(session, limit),
         postings_total_paise=ledger_repo.postings_total(session),
         balances_total_paise=ledger_repo.ledger_account_balances_total(session),
     )

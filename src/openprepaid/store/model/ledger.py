@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openprepaid.store.model.base import Base, BigId, id_column
@@ -33,34 +33,48 @@ class LedgerAccount(Base):
 
 
 class LedgerTransaction(Base):
+    """Indexes kept to what the hot path can afford: id, idempotency key, (account, value date) for
+    statements, and a partial unique index on ``reverses_id`` (a transaction is reversed at most once)."""
+
     __tablename__ = "ledger_transaction"
-    __table_args__ = (Index("ix_ledger_transaction_account_value_date", "account_id", "value_date"),)
+    __table_args__ = (
+        Index("ix_ledger_transaction_account_value_date", "account_id", "value_date"),
+        Index(
+            "ux_ledger_transaction_reverses_id",
+            "reverses_id",
+            unique=True,
+            sqlite_where=text("reverses_id IS NOT NULL"),
+            postgresql_where=text("reverses_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = id_column()
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    kind: Mapped[str] = mapped_column(String(40), index=True)
-    account_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("account.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("account.id"))
     effective_at: Mapped[datetime]
     # The consumer's local day the movement belongs to (charges, true-ups, settlements); statements group by it.
     value_date: Mapped[date | None]
     created_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(100))
     memo: Mapped[str] = mapped_column(String(500), default="")
-    reverses_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transaction.id"), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transaction.id"))
 
 
 class Posting(Base):
-    """One leg: positive debits the ledger account, negative credits it (consumer wallet credit < 0)."""
+    """One leg: positive debits the ledger account, negative credits it (consumer wallet credit < 0).
+
+    Keyed (ledger transaction, line). No foreign keys: per-row foreign-key checks cost more than the
+    insert itself on the bulk path (docs/ledger.md); the ledger writes postings only for the
+    transaction it has just inserted and for accounts it has resolved, and ``ledger.audit`` checks
+    that every posting's transaction and ledger account exist.
+    """
 
     __tablename__ = "posting"
-    __table_args__ = (
-        UniqueConstraint("ledger_transaction_id", "line_no"),
-        CheckConstraint("amount_paise <> 0", name="amount_nonzero"),
-    )
+    __table_args__ = (CheckConstraint("amount_paise <> 0", name="amount_nonzero"),)
 
-    id: Mapped[int] = id_column()
-    ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"), index=True)
-    line_no: Mapped[int]
-    ledger_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"), index=True)
+    ledger_transaction_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_no: Mapped[int] = mapped_column(primary_key=True)
+    ledger_account_id: Mapped[int] = mapped_column(BigId, index=True)
     amount_paise: Mapped[int]
     component: Mapped[str] = mapped_column(String(60), default="")

@@ -27,7 +27,7 @@ from openprepaid.store.model import (
     UsageDay,
     UsageMonth,
 )
-from openprepaid.store.repository.ledger import chunked
+from openprepaid.store.repository.ledger import among, chunked
 from openprepaid.store.repository.natural_key import insert_ignoring_duplicates
 
 
@@ -54,7 +54,7 @@ def installations_of_meters(session: Session, meter_ids: Iterable[int]) -> dict[
                 MeterInstallation.initial_import_wh,
                 MeterInstallation.final_import_wh,
             )
-            .where(MeterInstallation.meter_id.in_(chunk))
+            .where(among(session, MeterInstallation.meter_id, chunk))
             .order_by(MeterInstallation.meter_id, MeterInstallation.installed_at)
         )
         for row in session.execute(statement):
@@ -69,7 +69,7 @@ def seen_meter_days(
     result: dict[tuple[int, date], bool] = {}
     for chunk in chunked(sorted(set(meter_ids))):
         statement = select(UsageDay.meter_id, UsageDay.local_date, UsageDay.trued_up).where(
-            UsageDay.meter_id.in_(chunk), UsageDay.local_date >= first, UsageDay.local_date <= last
+            among(session, UsageDay.meter_id, chunk), UsageDay.local_date >= first, UsageDay.local_date <= last
         )
         for meter_id, local_date, trued_up in session.execute(statement):
             key = (int(meter_id), local_date)
@@ -84,7 +84,7 @@ def existing_interval_keys(
     result: set[tuple[int, datetime]] = set()
     for chunk in chunked(sorted(set(meter_ids))):
         statement = select(ChargeInterval.meter_id, ChargeInterval.interval_end_at).where(
-            ChargeInterval.meter_id.in_(chunk),
+            among(session, ChargeInterval.meter_id, chunk),
             ChargeInterval.interval_end_at > after,
             ChargeInterval.interval_end_at <= until,
         )
@@ -100,7 +100,7 @@ def month_to_date(session: Session, account_ids: Sequence[int], months: Sequence
     for chunk in chunked(sorted(set(account_ids))):
         statement = (
             select(UsageMonth.account_id, UsageMonth.month_date, func.sum(UsageMonth.billed_energy_wh))
-            .where(UsageMonth.account_id.in_(chunk), UsageMonth.month_date.in_(sorted(set(months))))
+            .where(among(session, UsageMonth.account_id, chunk), UsageMonth.month_date.in_(sorted(set(months))))
             .group_by(UsageMonth.account_id, UsageMonth.month_date)
         )
         for account_id, month_date, total in session.execute(statement):
@@ -343,7 +343,9 @@ def usage_days_of_accounts(
                 func.max(cast(UsageDay.trued_up, Integer)),
                 func.max(UsageDay.last_interval_end_at),
             )
-            .where(UsageDay.account_id.in_(chunk), UsageDay.local_date >= first, UsageDay.local_date <= last)
+            .where(
+                among(session, UsageDay.account_id, chunk), UsageDay.local_date >= first, UsageDay.local_date <= last
+            )
             .group_by(UsageDay.account_id, UsageDay.local_date)
         )
         for account_id, local_date, count, wh, trued_up, last_end in session.execute(statement):

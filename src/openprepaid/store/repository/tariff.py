@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import Tariff, TariffVersion
-from openprepaid.store.repository.ledger import chunked
+from openprepaid.store.repository.ledger import among, chunked
 
 
 class DuplicateTariffVersionError(Exception):
@@ -108,7 +108,7 @@ def versions_of(session: Session, tariff_ids: Sequence[int]) -> dict[int, list[T
     for chunk in chunked(sorted(set(tariff_ids))):
         statement = (
             select(*_VERSION_COLUMNS)
-            .where(TariffVersion.tariff_id.in_(chunk))
+            .where(among(session, TariffVersion.tariff_id, chunk))
             .order_by(TariffVersion.tariff_id, TariffVersion.effective_from_at)
         )
         for row in session.execute(statement):

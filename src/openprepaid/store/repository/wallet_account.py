@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import Account, AccountStatus, LedgerAccount, Utility
-from openprepaid.store.repository.ledger import chunked
+from openprepaid.store.repository.ledger import among, chunked
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ def wallet_accounts(session: Session, account_ids: Sequence[int]) -> dict[int, W
         statement = (
             select(*_columns())  # type: ignore[call-overload]
             .join(Utility, Utility.id == Account.utility_id)
-            .where(Account.id.in_(chunk))
+            .where(among(session, Account.id, chunk))
         )
         for row in session.execute(statement):
             result[row[0]] = WalletAccount(*row)
