@@ -253,6 +253,9 @@ def action(
     shown: dict[str, Any] = {"result": outcome.result.name.lower()}
     if isinstance(data, bytes):
         shown["return"] = to_json(decode_data(data))
-    _emit(shown if as_json else outcome.result.name.lower(), as_json)
+    if as_json:
+        typer.echo(json.dumps(shown))
+    else:
+        typer.echo(outcome.result.name.lower())
     if outcome.result.value != 0:
         raise typer.Exit(1)

@@ -84,6 +84,8 @@ def to_json(value: Any) -> Any:  # noqa: PLR0911 - one exit per kind of value
         return str(value)
     if isinstance(value, list | tuple):
         return [to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_json(item) for key, item in value.items()}
     if isinstance(value, BitString):
         return str(value)
     if isinstance(value, bool | int | float | str) or value is None:

@@ -69,10 +69,12 @@ class HdlcChannel(ApduChannel):
             raise TransportTimeout(f"no HDLC reply from {self.peer} in time")
         if self._pending_read is None:
             self._pending_read = asyncio.ensure_future(self._read_some())
-        done, _ = await asyncio.wait({self._pending_read}, timeout=wake_at - now)
+        reading = self._pending_read  # a failed read closes the channel, which forgets _pending_read
+        done, _ = await asyncio.wait({reading}, timeout=wake_at - now)
         if done:
-            data = self._pending_read.result()
-            self._pending_read = None
+            if self._pending_read is reading:
+                self._pending_read = None
+            data = reading.result()  # raises TransportClosed / TransportNetworkError from _read_some
             self.link.receive_data(data, time.monotonic())
         else:
             self.link.handle_timeout(time.monotonic())
