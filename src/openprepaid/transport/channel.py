@@ -62,7 +62,7 @@ class ApduChannel(ABC):
             self._writer.write(data)
             await self._writer.drain()  # back-pressure: wait for the kernel buffer, never queue unbounded
         except (ConnectionError, OSError) as exc:
-            await self.close()
+            await self._abort()
             raise TransportNetworkError(f"send to {self.peer} failed: {exc}") from exc
         self.stats.bytes_sent += len(data)
 
@@ -72,16 +72,20 @@ class ApduChannel(ABC):
         try:
             data = await self._reader.read(READ_CHUNK)
         except (ConnectionError, OSError) as exc:
-            await self.close()
+            await self._abort()
             raise TransportNetworkError(f"receive from {self.peer} failed: {exc}") from exc
         if not data:
-            await self.close()
+            await self._abort()
             raise TransportClosed(f"{self.peer} closed the connection")
         self.stats.bytes_received += len(data)
         return data
 
     async def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent); subclasses say goodbye on the link first."""
+        await self._abort()
+
+    async def _abort(self) -> None:
+        """Close the connection without any protocol goodbye (the peer is gone or broke the stream)."""
         if self._closed:
             return
         self._closed = True
