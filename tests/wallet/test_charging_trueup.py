@@ -45,6 +45,26 @@ def true_up(session, world, meter, policy=POLICY, **kwargs):
     )
 
 
+def release(session, world, meter, source, period_end_at, *, note, actor="operator:2", energy_wh=None):
+    return release_hold(
+        session,
+        meter_id=meter.id,
+        source=source,
+        period_end_at=period_end_at,
+        catalog=world.catalog,
+        actor=actor,
+        note=note,
+        now=NOW,
+        energy_wh=energy_wh,
+    )
+
+
+def reject(session, meter, source, period_end_at, *, note):
+    reject_hold(
+        session, meter_id=meter.id, source=source, period_end_at=period_end_at, actor="operator:2", note=note, now=NOW
+    )
+
+
 def charge(session, world, meter, intervals):
     return charge_intervals(
         session, [MeterIntervals(meter.id, 900, intervals)], catalog=world.catalog, policy=ChargingPolicy(), now=NOW
@@ -131,31 +151,20 @@ def test_backwards_register_is_held_then_released_by_an_operator(db_session):
     assert wallet_balance(db_session, consumer) == 0
     assert true_up(db_session, world, meter).outcome is TrueUpOutcome.DONE_BEFORE
     day_end = (DAY + timedelta(days=1)).astimezone(UTC)
-    released = release_hold(
+    released = release(
         db_session,
-        meter_id=meter.id,
-        source=HoldSource.DAILY,
-        period_end_at=day_end,
-        catalog=world.catalog,
-        actor="operator:3",
+        world,
+        meter,
+        HoldSource.DAILY,
+        day_end,
         note="register wrapped at 10^9 Wh",
-        now=NOW,
         energy_wh=3_000,
+        actor="operator:3",
     )
     assert released.amount_paise > 0
     assert wallet_balance(db_session, consumer) == -released.amount_paise
     with pytest.raises(HoldNotOpenError):
-        release_hold(
-            db_session,
-            meter_id=meter.id,
-            source=HoldSource.DAILY,
-            period_end_at=day_end,
-            catalog=world.catalog,
-            actor="operator:3",
-            note="again",
-            now=NOW,
-            energy_wh=3_000,
-        )
+        release(db_session, world, meter, HoldSource.DAILY, day_end, note="again", energy_wh=3_000, actor="operator:3")
     assert_ledger_invariants(db_session)
 
 
@@ -164,15 +173,7 @@ def test_implausible_register_delta_is_held_and_can_be_rejected(db_session):
     consumer, meter = make_metered_consumer(db_session, world, sanctioned_load_w=1_000)
     registers(db_session, meter, (0, 0), (1, 48_001))  # > 2 × 1 kW × 24 h
     assert true_up(db_session, world, meter).outcome is TrueUpOutcome.HELD
-    reject_hold(
-        db_session,
-        meter_id=meter.id,
-        source=HoldSource.DAILY,
-        period_end_at=(DAY + timedelta(days=1)).astimezone(UTC),
-        actor="operator:1",
-        note="meter fault",
-        now=NOW,
-    )
+    reject(db_session, meter, HoldSource.DAILY, (DAY + timedelta(days=1)).astimezone(UTC), note="meter fault")
     assert wallet_balance(db_session, consumer) == 0
 
 
@@ -201,38 +202,12 @@ def test_held_interval_released_bills_once_and_rejected_never(db_session):
     consumer, meter = make_metered_consumer(db_session, world, sanctioned_load_w=2_000)
     spike, negative = local(2026, 11, 3, 1, 0), local(2026, 11, 3, 1, 15)
     charge(db_session, world, meter, [(spike, 1_200), (negative, -3)])
-    released = release_hold(
-        db_session,
-        meter_id=meter.id,
-        source=HoldSource.BLOCK,
-        period_end_at=spike,
-        catalog=world.catalog,
-        actor="operator:2",
-        note="AC start-up confirmed",
-        now=NOW,
-    )
+    released = release(db_session, world, meter, HoldSource.BLOCK, spike, note="AC start-up confirmed")
     assert released.amount_paise > 0 and released.ledger_transaction_id is not None
     assert wallet_balance(db_session, consumer) == -released.amount_paise
     with pytest.raises(ChargingError, match="non-negative"):
-        release_hold(
-            db_session,
-            meter_id=meter.id,
-            source=HoldSource.BLOCK,
-            period_end_at=negative,
-            catalog=world.catalog,
-            actor="x",
-            note="",
-            now=NOW,
-        )
-    reject_hold(
-        db_session,
-        meter_id=meter.id,
-        source=HoldSource.BLOCK,
-        period_end_at=negative,
-        actor="operator:2",
-        note="corrupt record",
-        now=NOW,
-    )
+        release(db_session, world, meter, HoldSource.BLOCK, negative, note="", actor="x")
+    reject(db_session, meter, HoldSource.BLOCK, negative, note="corrupt record")
     statuses = dict(
         db_session.execute(
             text("SELECT energy_wh, status FROM charge_interval WHERE meter_id = :m"), {"m": meter.id}
@@ -242,16 +217,7 @@ def test_held_interval_released_bills_once_and_rejected_never(db_session):
     again = charge(db_session, world, meter, [(spike, 1_200), (negative, -3)])
     assert (again.duplicates, again.charged, again.amount_paise) == (2, 0, 0)
     with pytest.raises(HoldNotOpenError):
-        release_hold(
-            db_session,
-            meter_id=meter.id,
-            source=HoldSource.BLOCK,
-            period_end_at=negative,
-            catalog=world.catalog,
-            actor="operator:2",
-            note="changed my mind",
-            now=NOW,
-        )
+        release(db_session, world, meter, HoldSource.BLOCK, negative, note="changed my mind")
     assert_ledger_invariants(db_session)
 
 
@@ -262,29 +228,11 @@ def test_unmapped_interval_released_after_the_installation_is_fixed(db_session):
     result = charge(db_session, world, meter, [(early, 200)])
     assert result.unmapped == 1
     with pytest.raises(ChargingError, match="cannot be charged"):
-        release_hold(
-            db_session,
-            meter_id=meter.id,
-            source=HoldSource.BLOCK,
-            period_end_at=early,
-            catalog=world.catalog,
-            actor="operator:2",
-            note="",
-            now=NOW,
-        )
+        release(db_session, world, meter, HoldSource.BLOCK, early, note="")
     db_session.query(MeterInstallation).filter_by(meter_id=meter.id).update(
         {"installed_at": local(2026, 11, 1).astimezone(UTC)}
     )
-    released = release_hold(
-        db_session,
-        meter_id=meter.id,
-        source=HoldSource.BLOCK,
-        period_end_at=early,
-        catalog=world.catalog,
-        actor="operator:2",
-        note="installation date corrected",
-        now=NOW,
-    )
+    released = release(db_session, world, meter, HoldSource.BLOCK, early, note="installation date corrected")
     assert wallet_balance(db_session, consumer) == -released.amount_paise
     assert charge(db_session, world, meter, [(early, 200)]).duplicates == 1
     assert_ledger_invariants(db_session)

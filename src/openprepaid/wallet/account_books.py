@@ -10,6 +10,7 @@ an account twice, or recording the same deposit twice, changes nothing the secon
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -56,25 +57,57 @@ def _ledgers(session: Session, account: WalletAccount) -> tuple[dict[UtilityLedg
     return books, own
 
 
+@dataclass(frozen=True, slots=True)
+class _Movement:
+    """A two-leg movement: ``debit`` is debited and ``credit`` credited ``amount_paise``."""
+
+    key: str
+    kind: LedgerTransactionKind
+    debit: tuple[int, str]  # (ledger account, component)
+    credit: tuple[int, str]
+    memo: str
+
+
+def _post(
+    session: Session,
+    movement: _Movement,
+    *,
+    account_id: int,
+    amount_paise: int,
+    at: datetime,
+    actor: str,
+    now: datetime,
+) -> Posted:
+    entry = LedgerEntry(
+        idempotency_key=movement.key,
+        kind=movement.kind,
+        legs=(
+            Leg(movement.debit[0], amount_paise, movement.debit[1]),
+            Leg(movement.credit[0], -amount_paise, movement.credit[1]),
+        ),
+        effective_at=at,
+        account_id=account_id,
+        actor=actor,
+        memo=movement.memo,
+    )
+    return ledger.post(session, entry, now=now)
+
+
 def record_opening_arrears(
     session: Session, *, account_id: int, amount_paise: int, effective_at: datetime, actor: str, now: datetime
 ) -> Posted:
     """Carry dues over from a previous system; recovered later by a % of each recharge."""
-    account = _account(session, account_id)
-    books, own = _ledgers(session, account)
-    entry = LedgerEntry(
-        idempotency_key=f"opening-arrears:{account_id}",
-        kind=LedgerTransactionKind.OPENING_BALANCE,
-        legs=(
-            Leg(own[ConsumerLedger.ARREARS], amount_paise, "arrears"),
-            Leg(books[UtilityLedger.OPENING_BALANCES], -amount_paise, "arrears"),
-        ),
-        effective_at=effective_at,
-        account_id=account_id,
-        actor=actor,
-        memo="arrears carried over",
+    books, own = _ledgers(session, _account(session, account_id))
+    movement = _Movement(
+        f"opening-arrears:{account_id}",
+        LedgerTransactionKind.OPENING_BALANCE,
+        (own[ConsumerLedger.ARREARS], "arrears"),
+        (books[UtilityLedger.OPENING_BALANCES], "arrears"),
+        "arrears carried over",
     )
-    return ledger.post(session, entry, now=now)
+    return _post(
+        session, movement, account_id=account_id, amount_paise=amount_paise, at=effective_at, actor=actor, now=now
+    )
 
 
 def record_security_deposit(
@@ -90,16 +123,13 @@ def record_security_deposit(
     """A refundable deposit received (held until the final bill)."""
     account = _account(session, account_id)
     books, own = _ledgers(session, account)
-    entry = LedgerEntry(
-        idempotency_key=f"deposit:{account.utility_id}:{payment_ref}",
-        kind=LedgerTransactionKind.SECURITY_DEPOSIT,
-        legs=(
-            Leg(books[UtilityLedger.PAYMENT_CLEARING], amount_paise, "payment"),
-            Leg(own[ConsumerLedger.SECURITY_DEPOSIT], -amount_paise, "security_deposit"),
-        ),
-        effective_at=received_at,
-        account_id=account_id,
-        actor=actor,
-        memo=f"security deposit {payment_ref}",
+    movement = _Movement(
+        f"deposit:{account.utility_id}:{payment_ref}",
+        LedgerTransactionKind.SECURITY_DEPOSIT,
+        (books[UtilityLedger.PAYMENT_CLEARING], "payment"),
+        (own[ConsumerLedger.SECURITY_DEPOSIT], "security_deposit"),
+        f"security deposit {payment_ref}",
     )
-    return ledger.post(session, entry, now=now)
+    return _post(
+        session, movement, account_id=account_id, amount_paise=amount_paise, at=received_at, actor=actor, now=now
+    )

@@ -13,7 +13,7 @@ Invariants:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from openprepaid.store.model import AccountStatus, SettlementKind
 from openprepaid.store.repository import ledger as ledger_repo
 from openprepaid.store.repository import wallet_account as account_repo
+from openprepaid.store.repository.wallet_account import WalletAccount
 from openprepaid.wallet import ledger
 from openprepaid.wallet.chart_of_accounts import (
     ConsumerLedger,
@@ -64,17 +65,7 @@ def close_account(
     books = utility_ledgers(session, account.utility_id)
     if len(own) < len(ConsumerLedger) or not books:
         raise ClosureError(f"account {account_id} has no ledger accounts opened")
-    closing_day = closed_at.astimezone(ZoneInfo(account.timezone)).date()
-    statement = settle_month(
-        session,
-        account_id=account_id,
-        month_date=closing_day,
-        catalog=catalog,
-        now=now,
-        actor=actor,
-        kind=SettlementKind.FINAL,
-        last_day=closing_day,
-    )
+    closing_day, statement = _final_statement(session, account, closed_at, catalog, actor=actor, now=now)
     balances = ledger_repo.lock_ledger_accounts(session, own.values())
     wallet = consumer_balance_paise(balances[own[ConsumerLedger.PREPAID_WALLET]])
     deposit = consumer_balance_paise(balances[own[ConsumerLedger.SECURITY_DEPOSIT]])
@@ -111,20 +102,29 @@ def close_account(
     return FinalBill(statement, deposit, recovered, refund, carried, posted.ledger_transaction_id if posted else None)
 
 
+def _final_statement(
+    session: Session, account: WalletAccount, closed_at: datetime, catalog: TariffCatalog, *, actor: str, now: datetime
+) -> tuple[date, Statement]:
+    """The closing month settled up to the closure day (or that statement, when it exists)."""
+    closing_day = closed_at.astimezone(ZoneInfo(account.timezone)).date()
+    statement = settle_month(
+        session,
+        account_id=account.id,
+        month_date=closing_day,
+        catalog=catalog,
+        now=now,
+        actor=actor,
+        kind=SettlementKind.FINAL,
+        last_day=closing_day,
+    )
+    return closing_day, statement
+
+
 def _replay(session: Session, account_id: int, catalog: TariffCatalog, closed_at: datetime, now: datetime) -> FinalBill:
     """The result of a closure done before, read back from its statement and ledger transaction."""
     account = account_repo.wallet_account(session, account_id)
     assert account is not None
-    closing_day = closed_at.astimezone(ZoneInfo(account.timezone)).date()
-    statement = settle_month(
-        session,
-        account_id=account_id,
-        month_date=closing_day,
-        catalog=catalog,
-        now=now,
-        kind=SettlementKind.FINAL,
-        last_day=closing_day,
-    )
+    _, statement = _final_statement(session, account, closed_at, catalog, actor="settlement", now=now)
     stored = ledger_repo.transactions_by_key(session, [f"closure:{account_id}"]).get(f"closure:{account_id}")
     if stored is None:
         return FinalBill(statement, 0, 0, 0, 0, None)

@@ -4,7 +4,7 @@ batches, holds, true-ups. The hot bulk writes live in ``charge_bulk``."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -153,32 +153,19 @@ class HoldRow:
     state: HoldState
 
 
+_HOLD_COLUMNS = [getattr(ChargeHold, field.name) for field in fields(HoldRow)]
+
+
 def hold(session: Session, meter_id: int, source: HoldSource, period_end_at: datetime) -> HoldRow | None:
-    statement = select(
-        ChargeHold.meter_id,
-        ChargeHold.source,
-        ChargeHold.period_end_at,
-        ChargeHold.account_id,
-        ChargeHold.energy_wh,
-        ChargeHold.limit_wh,
-        ChargeHold.reason,
-        ChargeHold.state,
-    ).where(ChargeHold.meter_id == meter_id, ChargeHold.source == source, ChargeHold.period_end_at == period_end_at)
+    statement = select(*_HOLD_COLUMNS).where(
+        ChargeHold.meter_id == meter_id, ChargeHold.source == source, ChargeHold.period_end_at == period_end_at
+    )
     row = session.execute(statement).one_or_none()
     return None if row is None else HoldRow(*row)
 
 
 def open_holds(session: Session, *, account_id: int | None = None, limit: int = 1000) -> list[HoldRow]:
-    statement = select(
-        ChargeHold.meter_id,
-        ChargeHold.source,
-        ChargeHold.period_end_at,
-        ChargeHold.account_id,
-        ChargeHold.energy_wh,
-        ChargeHold.limit_wh,
-        ChargeHold.reason,
-        ChargeHold.state,
-    ).where(ChargeHold.state == HoldState.OPEN)
+    statement = select(*_HOLD_COLUMNS).where(ChargeHold.state == HoldState.OPEN)
     if account_id is not None:
         statement = statement.where(ChargeHold.account_id == account_id)
     statement = statement.order_by(ChargeHold.period_end_at, ChargeHold.meter_id).limit(limit)

@@ -10,7 +10,7 @@ database transaction that inserted the postings, always by an atomic ``balance =
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -66,8 +66,7 @@ class StoredLeg:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredLedgerTransaction:
-    id: int
+class NewLedgerTransaction:
     idempotency_key: str
     kind: str
     account_id: int | None
@@ -81,17 +80,8 @@ class StoredLedgerTransaction:
 
 
 @dataclass(frozen=True, slots=True)
-class NewLedgerTransaction:
-    idempotency_key: str
-    kind: str
-    account_id: int | None
-    effective_at: datetime
-    value_date: date | None
-    created_at: datetime
-    actor: str
-    memo: str
-    reverses_id: int | None
-    legs: tuple[StoredLeg, ...]
+class StoredLedgerTransaction(NewLedgerTransaction):
+    id: int
 
 
 # --- ledger accounts -------------------------------------------------------------------------------
@@ -126,18 +116,14 @@ def ledger_account_ids_by_key(session: Session, keys: Sequence[str]) -> dict[str
     return result
 
 
+_ACCOUNT_COLUMNS = [getattr(LedgerAccount, field.name) for field in fields(LedgerAccountRow)]
+
+
 def ledger_accounts(session: Session, ledger_account_ids: Iterable[int]) -> dict[int, LedgerAccountRow]:
     ids = sorted(set(ledger_account_ids))
     result: dict[int, LedgerAccountRow] = {}
     for chunk in chunked(ids):
-        statement = select(
-            LedgerAccount.id,
-            LedgerAccount.utility_id,
-            LedgerAccount.key,
-            LedgerAccount.account_id,
-            LedgerAccount.code,
-            LedgerAccount.balance_paise,
-        ).where(among(session, LedgerAccount.id, chunk))
+        statement = select(*_ACCOUNT_COLUMNS).where(among(session, LedgerAccount.id, chunk))
         for row in session.execute(statement):
             result[row.id] = LedgerAccountRow(*row)
     return result
@@ -147,14 +133,7 @@ def ledger_accounts_of(session: Session, account_ids: Sequence[int]) -> list[Led
     """The ledger accounts of consumer accounts (wallet, arrears, deposit)."""
     result: list[LedgerAccountRow] = []
     for chunk in chunked(account_ids):
-        statement = select(
-            LedgerAccount.id,
-            LedgerAccount.utility_id,
-            LedgerAccount.key,
-            LedgerAccount.account_id,
-            LedgerAccount.code,
-            LedgerAccount.balance_paise,
-        ).where(among(session, LedgerAccount.account_id, chunk))
+        statement = select(*_ACCOUNT_COLUMNS).where(among(session, LedgerAccount.account_id, chunk))
         result.extend(LedgerAccountRow(*row) for row in session.execute(statement))
     return result
 

@@ -1,8 +1,8 @@
 """wallet: the prepaid rules service's persisted state per account, and the notices it recorded
 
 prepaid_rules_state (account_id PK): emergency-credit and notice states as JSON, the balance at the
-last evaluation, the cached average daily spend. notice: one row per notice, unique dedup_key so a
-re-run evaluation step records nothing twice.
+last evaluation, daily balance marks and the average daily spend derived from them. notice: one row
+per notice, unique dedup_key so a re-run evaluation step records nothing twice.
 
 Revision ID: 0004
 Revises: 0003
@@ -32,8 +32,8 @@ def upgrade() -> None:
         sa.Column("notice_state", sa.JSON(), nullable=False),
         sa.Column("last_balance_paise", sa.BigInteger(), nullable=False),
         sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("spend_marks", sa.JSON(), nullable=False),
         sa.Column("average_daily_spend_paise", sa.BigInteger(), nullable=True),
-        sa.Column("spend_as_of_date", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(["account_id"], ["account.id"], name=op.f("fk_prepaid_rules_state_account_id_account")),
         sa.PrimaryKeyConstraint("account_id", name=op.f("pk_prepaid_rules_state")),
     )
