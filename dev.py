@@ -61,7 +61,7 @@ def _run(python: Path, *args: str) -> int:
 
 def lint(python: Path) -> int:
     steps = [
-        ("ruff", ["-m", "ruff", "check", "src", "tests", "bench", "dev.py"]),
+        ("ruff", ["-m", "ruff", "check", "src", "tests", "bench", "fuzz", "dev.py"]),
         ("mypy", ["-m", "mypy"]),
         ("import-linter", ["-c", "from importlinter.cli import lint_imports_command as c; c()"]),
     ]

@@ -1,5 +1,5 @@
-"""Seed a reproducible township: a supply hierarchy with 2 feeders and 4 transformers, consumers of
-several categories (one protected), their accounts, meters with sealed test credentials, and tariffs.
+"""Seed a township: a supply hierarchy with 2 feeders and 4 transformers, consumers of several
+categories (one protected), their accounts, the given meters with sealed test credentials, and tariffs.
 
 Seeding is idempotent: it runs once per database (keyed by the utility code); a rerun resumes.
 The meters' credentials are the simulator's documented TEST credentials, sealed with the
@@ -9,7 +9,7 @@ deployment's master key like any production secret.
 from __future__ import annotations
 
 import hashlib
-import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,24 +41,32 @@ from openprepaid.store.model import (
 from openprepaid.store.repository.meter import put_credential
 
 UTILITY_CODE = "DEMO"
-MANUFACTURER = "OPS"  # three-letter FLAG-style manufacturer code of the simulated meters
 TEST_LLS_PASSWORD = b"12345678"  # documented TEST credentials of the simulator, never for real meters
 TEST_EK = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 TEST_AK = bytes.fromhex("D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF")
-
-# (category, share of the township, phases, sanctioned load W, protected reason)
-CATEGORY_MIX: tuple[tuple[str, float, int, int, str], ...] = (
-    ("domestic", 0.70, 1, 3_000, ""),
-    ("commercial", 0.20, 1, 5_000, ""),
-    ("industrial", 0.07, 3, 20_000, ""),
-    ("hospital", 0.03, 3, 15_000, "essential service: never disconnected automatically"),
-)
+PROTECTED_CATEGORY = "hospital"
 TARIFF_FILE_BY_CATEGORY = {
     "domestic": "delhi-domestic-2019-20.yaml",
     "commercial": "demo-slab-tod-duty-rebate.yaml",
     "industrial": "demo-slab-tod-duty-rebate.yaml",
-    "hospital": "delhi-domestic-2019-20.yaml",
+    PROTECTED_CATEGORY: "delhi-domestic-2019-20.yaml",
 }
+
+
+@dataclass(frozen=True)
+class MeterSpec:
+    """One simulated meter as the township registers it (taken from the simulator's fleet)."""
+
+    serial: str
+    manufacturer_code: str
+    system_title: bytes
+    category: str
+    phases: int
+    has_relay: bool
+    connection: str
+    capture_period_s: int
+    sanctioned_load_w: int
+    port: int | None
 
 
 @dataclass(frozen=True)
@@ -71,40 +79,34 @@ class SeededMeter:
     port: int | None
 
 
-def system_title_for(serial_number: int) -> bytes:
-    """Manufacturer code (3 ASCII bytes) + the serial number in 5 bytes, as IS 15959 meters do."""
-    return MANUFACTURER.encode("ascii") + serial_number.to_bytes(5, "big")
-
-
 def seed_township(
     session: Session,
     vault: KeyVault,
     *,
-    meters: int,
-    seed: int,
+    meters: Sequence[MeterSpec],
     now: datetime,
     tariffs_dir: Path,
-    first_port: int | None,
     comm_mode: CommMode = CommMode.DIAL,
 ) -> list[SeededMeter]:
     """Create the township unless it exists; return its meters in serial order either way."""
     existing = session.execute(select(Utility).where(Utility.code == UTILITY_CODE)).scalar_one_or_none()
     if existing is not None:
         return _load(session, existing.id)
-    rng = random.Random(seed)
     utility = Utility(code=UTILITY_CODE, name="Demo Township Power", timezone="Asia/Kolkata", created_at=now)
     session.add(utility)
     session.flush()
     transformers = _seed_hierarchy(session, utility.id)
     tariffs = _seed_tariffs(session, utility.id, tariffs_dir, now)
-    types = _seed_meter_types(session)
+    types: dict[tuple[int, bool, str, int], int] = {}
     seeded = []
-    for index in range(meters):
-        category, phases, load_w, protected = _pick_category(index, meters, rng)
-        serial_number = 10_000_001 + index
+    opened_at = now - timedelta(days=60)
+    for index, spec in enumerate(meters):
+        type_key = (spec.phases, spec.has_relay, spec.connection, spec.capture_period_s)
+        if type_key not in types:
+            types[type_key] = _meter_type(session, *type_key)
         consumer = Consumer(
             utility_id=utility.id,
-            consumer_no=f"C{serial_number}",
+            consumer_no=f"C{index + 1:06d}",
             name=f"Consumer {index + 1}",
             address=f"House {index + 1}, Demo Township",
             created_at=now,
@@ -115,60 +117,46 @@ def seed_township(
             ConsumerContact(
                 consumer_id=consumer.id,
                 kind=ContactKind.PHONE,
-                value=f"+9190000{serial_number % 100000:05d}",
+                value=f"+9190000{index + 1:05d}",
                 is_primary=True,
                 verified_at=now,
             )
         )
+        protected = spec.category == PROTECTED_CATEGORY
         account = Account(
             utility_id=utility.id,
             consumer_id=consumer.id,
-            account_no=f"A{serial_number}",
-            category=category,
-            sanctioned_load_w=load_w,
+            account_no=f"A{index + 1:06d}",
+            category=spec.category,
+            sanctioned_load_w=spec.sanctioned_load_w,
             payment_mode=PaymentMode.PREPAID,
-            protected=bool(protected),
-            protection_reason=protected,
+            protected=protected,
+            protection_reason="essential service: never disconnected automatically" if protected else "",
             supply_node_id=transformers[index % len(transformers)],
-            tariff_id=tariffs.get(category),
-            opened_at=now - timedelta(days=60),
-            prepaid_since_at=now - timedelta(days=60),
+            tariff_id=tariffs.get(spec.category),
+            opened_at=opened_at,
+            prepaid_since_at=opened_at,
         )
-        serial = f"{serial_number:08d}"
         meter = Meter(
             utility_id=utility.id,
-            meter_type_id=types[phases],
-            serial=serial,
-            manufacturer_code=MANUFACTURER,
-            system_title=system_title_for(serial_number),
+            meter_type_id=types[type_key],
+            serial=spec.serial,
+            manufacturer_code=spec.manufacturer_code,
+            system_title=spec.system_title,
             comm_mode=comm_mode,
-            host="127.0.0.1" if first_port is not None else None,
-            port=first_port + index if first_port is not None else None,
+            host="127.0.0.1" if spec.port is not None else None,
+            port=spec.port,
             framing=Framing.WRAPPER,
             status=MeterStatus.INSTALLED,
             created_at=now,
         )
         session.add_all([account, meter])
         session.flush()
-        session.add(MeterInstallation(meter_id=meter.id, account_id=account.id, installed_at=now - timedelta(days=60)))
+        session.add(MeterInstallation(meter_id=meter.id, account_id=account.id, installed_at=opened_at))
         _seal_test_credentials(session, vault, meter.id, now)
-        seeded.append(SeededMeter(meter.id, account.id, serial, meter.system_title, category, meter.port))
+        seeded.append(SeededMeter(meter.id, account.id, spec.serial, spec.system_title, spec.category, spec.port))
     session.flush()
     return seeded
-
-
-def _pick_category(index: int, total: int, rng: random.Random) -> tuple[str, int, int, str]:
-    # The last meter is always the protected one, so even a tiny demo shows protection.
-    if index == total - 1:
-        name, _, phases, load_w, reason = CATEGORY_MIX[-1]
-        return name, phases, load_w, reason
-    roll = rng.random() * sum(share for _, share, *_ in CATEGORY_MIX[:-1])
-    for name, share, phases, load_w, reason in CATEGORY_MIX[:-1]:
-        if roll < share:
-            return name, phases, load_w, reason
-        roll -= share
-    name, _, phases, load_w, reason = CATEGORY_MIX[0]
-    return name, phases, load_w, reason
 
 
 def _seed_hierarchy(session: Session, utility_id: int) -> list[int]:
@@ -238,26 +226,23 @@ def _seed_tariffs(session: Session, utility_id: int, tariffs_dir: Path, now: dat
     return by_category
 
 
-def _seed_meter_types(session: Session) -> dict[int, int]:
-    types = {}
-    for phases in (1, 3):
-        code = f"SIM-{phases}P-WC"
-        meter_type = session.execute(select(MeterType).where(MeterType.code == code)).scalar_one_or_none()
-        if meter_type is None:
-            meter_type = MeterType(
-                code=code,
-                manufacturer="openprepaid simulator",
-                model=f"{phases}-phase whole current",
-                phases=phases,
-                connection=MeterConnection.WHOLE_CURRENT,
-                has_relay=True,
-                capture_period_s=900,
-                object_profile={},
-            )
-            session.add(meter_type)
-            session.flush()
-        types[phases] = meter_type.id
-    return types
+def _meter_type(session: Session, phases: int, has_relay: bool, connection: str, capture_period_s: int) -> int:
+    code = f"SIM-{phases}P-{connection.upper()}-{capture_period_s // 60}M"
+    meter_type = session.execute(select(MeterType).where(MeterType.code == code)).scalar_one_or_none()
+    if meter_type is None:
+        meter_type = MeterType(
+            code=code,
+            manufacturer="openprepaid simulator",
+            model=f"{phases}-phase {connection.replace('_', ' ')}",
+            phases=phases,
+            connection=MeterConnection(connection),
+            has_relay=has_relay,
+            capture_period_s=capture_period_s,
+            object_profile={},
+        )
+        session.add(meter_type)
+        session.flush()
+    return meter_type.id
 
 
 def _seal_test_credentials(session: Session, vault: KeyVault, meter_id: int, now: datetime) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import BillingReading, BlockReading, DailyReading, InstantReading, MeterEvent
+from openprepaid.store.model.charge import ChargeInterval
 from openprepaid.store.repository.natural_key import insert_ignoring_duplicates
 
 
@@ -49,3 +50,19 @@ def count_block_intervals(session: Session, meter_id: int, start_at: datetime, e
         BlockReading.interval_end_at <= end_at,
     )
     return int(session.execute(statement).scalar_one())
+
+
+def uncharged_block_readings(session: Session, *, limit: int = 50_000) -> list[BlockReading]:
+    """Stored block-load intervals that the wallet has not taken yet (no ``charge_interval`` row)."""
+    charged = (
+        select(ChargeInterval.meter_id)
+        .where(
+            ChargeInterval.meter_id == BlockReading.meter_id,
+            ChargeInterval.interval_end_at == BlockReading.interval_end_at,
+        )
+        .exists()
+    )
+    statement = (
+        select(BlockReading).where(~charged).order_by(BlockReading.meter_id, BlockReading.interval_end_at).limit(limit)
+    )
+    return list(session.execute(statement).scalars())
