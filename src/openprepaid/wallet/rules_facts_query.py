@@ -6,9 +6,11 @@ Facts, per account (docs/prepaid-rules.md "The rules service"):
 - previous balance: the balance stored at the last evaluation — or, when a recharge arrived after
   it (or there was none), the balance right after that recharge, so that a recharge followed by
   fast spending still crosses the thresholds armed for it;
-- last recharge: the latest payment still credited; average daily spend: the wallet's charges
-  (interval, fixed, true-up) over the 7 local days before today, per day with charges, cached in
-  the state row and recomputed once per local day;
+- last recharge: the latest payment still credited; average daily spend: from one mark per local
+  day kept in the state row (balance and wallet credit received so far, at the day's first
+  evaluation), spend between the oldest mark of the last 7 days and today's = balance drop +
+  credit received, per day — no ledger scan (a scan of 7 days of 15-minute charges for 200
+  accounts took 1.4 s on SQLite);
 - relay: the read-back of the last CONFIRMED relay command of the account's current meter (no such
   command: CONNECTED); pending: the newest relay command queued or sent for that meter;
 - disconnection (relay open): its time (the confirmation), origin (PREPAID_RULES when the
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +35,6 @@ from openprepaid.store.model import CommandKind
 from openprepaid.store.repository import prepaid_state as repo
 from openprepaid.store.repository.prepaid_state import CreditedPayment, RelayCommandRow, RulesAccountRow
 from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_balance_paise
-from openprepaid.wallet.ledger import LedgerTransactionKind
 from openprepaid.wallet.money import Paise, round_paise
 from openprepaid.wallet.rules import (
     AccountFacts,
@@ -50,17 +52,22 @@ from openprepaid.wallet.rules import (
 RULES_ACTOR = "prepaid-rules"
 WALLET_CODE = ConsumerLedger.PREPAID_WALLET.value
 SPEND_WINDOW_DAYS = 7
-SPEND_KINDS = frozenset(
-    {
-        LedgerTransactionKind.INTERVAL_CHARGE.value,
-        LedgerTransactionKind.FIXED_CHARGE.value,
-        LedgerTransactionKind.TRUE_UP.value,
-    }
-)
 _ACTION_OF_KIND = {
     CommandKind.RELAY_DISCONNECT: RelayAction.DISCONNECT,
     CommandKind.RELAY_RECONNECT: RelayAction.RECONNECT,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SpendMark:
+    """The first evaluation of a local day: the balance then and the wallet credit received so far."""
+
+    local_date: date
+    balance_paise: int
+    credited_paise: int
+
+    def to_json(self) -> list[Any]:
+        return [self.local_date.isoformat(), self.balance_paise, self.credited_paise]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +79,9 @@ class AccountContext:
     balance_paise: int
     confirmed: RelayCommandRow | None  # last confirmed relay command of the current meter
     pending: RelayCommandRow | None  # newest queued/sent relay command of the current meter
+    spend_marks: list[SpendMark]
     average_daily_spend_paise: int | None
-    spend_as_of_date: date
+    marks_added: bool  # today's mark is new: the stored row must be rewritten
 
     @property
     def can_switch_relay(self) -> bool:
@@ -122,29 +130,53 @@ def _previous_balance(row: RulesAccountRow, balance: int, payment: CreditedPayme
     return row.last_balance_paise
 
 
-def _spend(session: Session, rows: Sequence[RulesAccountRow], today: date) -> dict[int, int | None]:
-    """Average daily spend per account: the cache when it is today's, else recomputed (one query)."""
-    result: dict[int, int | None] = {
-        row.account_id: row.average_daily_spend_paise for row in rows if row.spend_as_of_date == today
-    }
-    stale = [row.account_id for row in rows if row.spend_as_of_date != today]
+def _parsed_marks(stored: list[Any] | None) -> list[SpendMark]:
+    marks: list[SpendMark] = []
+    try:
+        for day, balance, credited in stored or []:
+            marks.append(SpendMark(date.fromisoformat(day), int(balance), int(credited)))
+    except (TypeError, ValueError):
+        return []  # unreadable: start again (the average is an estimate)
+    return marks
+
+
+def average_daily_spend(marks: Sequence[SpendMark]) -> int | None:
+    """Spend between the oldest and the newest mark per day between them (None under one day).
+
+    Spend = the balance's drop + the wallet credit received in between, i.e. everything debited:
+    charges, plus the rarer adjustments and settlements. A reversed payment leaves both terms.
+    """
+    if len(marks) < 2:
+        return None
+    first, last = marks[0], marks[-1]
+    days = (last.local_date - first.local_date).days
+    if days <= 0:
+        return None
+    spent = first.balance_paise - last.balance_paise + last.credited_paise - first.credited_paise
+    return max(0, round_paise(Decimal(spent) / days))
+
+
+def _spend(
+    session: Session, rows: Sequence[RulesAccountRow], today: date
+) -> dict[int, tuple[list[SpendMark], int | None, bool]]:
+    """Per account: its spend marks with today's added (first evaluation of the day), the average,
+    and whether a mark was added."""
+    result: dict[int, tuple[list[SpendMark], int | None, bool]] = {}
+    stale: list[RulesAccountRow] = []
+    for row in rows:
+        marks = _parsed_marks(row.spend_marks)
+        if marks and marks[-1].local_date == today:
+            result[row.account_id] = (marks, row.average_daily_spend_paise, False)
+        else:
+            stale.append(row)
     if not stale:
         return result
-    by_day = repo.wallet_debits_by_day(
-        session,
-        stale,
-        wallet_code=WALLET_CODE,
-        kinds=SPEND_KINDS,
-        first_date=today - timedelta(days=SPEND_WINDOW_DAYS),
-        last_date=today - timedelta(days=1),
-    )
-    for account_id in stale:
-        days = by_day.get(account_id)
-        if not days:
-            result[account_id] = None
-            continue
-        average = round_paise(Decimal(sum(days.values())) / len(days))
-        result[account_id] = max(0, average)
+    credited = repo.credited_totals(session, [row.account_id for row in stale])
+    oldest = today - timedelta(days=SPEND_WINDOW_DAYS)
+    for row in stale:
+        kept = [mark for mark in _parsed_marks(row.spend_marks) if oldest <= mark.local_date < today]
+        marks = [*kept, SpendMark(today, balance_of(row), credited[row.account_id])]
+        result[row.account_id] = (marks, average_daily_spend(marks), True)
     return result
 
 
@@ -190,6 +222,7 @@ def gather(session: Session, rows: Sequence[RulesAccountRow], *, today: date) ->
     contexts: list[AccountContext] = []
     for row in rows:
         balance = balance_of(row)
+        marks, average, added = spend[row.account_id]
         payment = payments.get(row.account_id)
         last_confirmed = None if row.meter_id is None else confirmed.get(row.meter_id)
         open_command = None if row.meter_id is None else pending.get(row.meter_id)
@@ -204,7 +237,7 @@ def gather(session: Session, rows: Sequence[RulesAccountRow], *, today: date) ->
             last_recharge=None
             if payment is None
             else LastRecharge(payment.payment_ref, payment.received_at, Paise(payment.amount_paise)),
-            average_daily_spend_paise=None if spend[row.account_id] is None else Paise(spend[row.account_id] or 0),
+            average_daily_spend_paise=None if average is None else Paise(average),
             disconnection=disconnections.get(row.account_id),
             recharged_since_disconnection_paise=Paise(credited.get(row.account_id, 0)),
             pending_relay_command=None if open_command is None else _ACTION_OF_KIND[open_command.kind],
@@ -213,5 +246,5 @@ def gather(session: Session, rows: Sequence[RulesAccountRow], *, today: date) ->
             sanctioned_load_w=row.sanctioned_load_w,
             converted_to_prepaid_at=row.prepaid_since_at,
         )
-        contexts.append(AccountContext(row, facts, balance, last_confirmed, open_command, spend[row.account_id], today))
+        contexts.append(AccountContext(row, facts, balance, last_confirmed, open_command, marks, average, added))
     return contexts

@@ -101,15 +101,27 @@ def _notice_row(context: AccountContext, decision: Decision, notice: Notice, now
     }
 
 
+def _state_unchanged(context: AccountContext, decision: Decision) -> bool:
+    """Only the balance and the time moved: the JSON columns need not be rewritten."""
+    return (
+        context.row.emergency_credit is not None
+        and not context.marks_added
+        and decision.emergency_credit == context.facts.emergency_credit
+        and decision.notice_state == context.facts.notice_state
+    )
+
+
 def _state_row(context: AccountContext, decision: Decision, now: datetime) -> dict[str, Any]:
+    if _state_unchanged(context, decision):
+        return {"account_id": context.row.account_id, "last_balance_paise": context.balance_paise, "evaluated_at": now}
     return {
         "account_id": context.row.account_id,
         "emergency_credit": decision.emergency_credit.to_dict(),
         "notice_state": decision.notice_state.to_dict(),
         "last_balance_paise": context.balance_paise,
         "evaluated_at": now,
+        "spend_marks": [mark.to_json() for mark in context.spend_marks],
         "average_daily_spend_paise": context.average_daily_spend_paise,
-        "spend_as_of_date": context.spend_as_of_date,
     }
 
 
@@ -202,6 +214,7 @@ def run_rules(
         pending = context.pending
         if decision.cancel_pending_command and pending is not None and pending.actor == RULES_ACTOR:
             cancel.append(pending.meter_id)
-    repo.save_states(session, states)
+    repo.save_states(session, [row for row in states if "notice_state" in row])
+    repo.touch_states(session, [row for row in states if "notice_state" not in row])
     recorded = repo.insert_notices(session, notices) if notices else 0
     return RulesRunResult(evaluated=len(decided), notices=recorded, commands=commands, cancel_meter_ids=cancel)

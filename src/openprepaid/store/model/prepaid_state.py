@@ -2,14 +2,15 @@
 
 - ``prepaid_rules_state``: one row per account — the two persisted rule states
   (``EmergencyCreditState`` / ``NoticeState`` as JSON), the balance at the last evaluation (for
-  notice crossings) and a cache of the average daily spend (recomputed once per local day).
+  notice crossings) and one balance mark per local day from which the average daily spend over
+  the last 7 days is derived without scanning the ledger.
 - ``notice``: every low-balance / emergency-credit notice recorded, once: ``dedup_key`` is unique,
   so re-running the same evaluation step (a retry, a crash-rerun) records nothing twice.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
@@ -26,9 +27,10 @@ class PrepaidRulesState(Base):
     notice_state: Mapped[dict[str, Any]] = mapped_column(JSON)
     last_balance_paise: Mapped[int]
     evaluated_at: Mapped[datetime]
-    # Average daily spend over the 7 local days before ``spend_as_of_date`` (None: no charges then).
+    # Daily marks [local date, balance, wallet credit of all payments so far] (at most 8, oldest first):
+    # spend between two marks = balance drop + credits in between; their average is cached beside.
+    spend_marks: Mapped[list[Any]] = mapped_column(JSON)
     average_daily_spend_paise: Mapped[int | None]
-    spend_as_of_date: Mapped[date | None]
 
 
 class Notice(Base):

@@ -9,12 +9,13 @@ Nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,11 @@ RELAY_KINDS = (CommandKind.RELAY_DISCONNECT, CommandKind.RELAY_RECONNECT)
 OPEN_STATES = (CommandState.QUEUED, CommandState.SENT)
 
 
+def _rows(session: Session, statement: Any, **params: Any) -> Sequence[Any]:
+    """Core execution (no ORM layer: these are plain column reads) within the session's transaction."""
+    return session.connection().execute(statement, params).all()
+
+
 @dataclass(frozen=True, slots=True)
 class RulesAccountRow:
     """One active prepaid account with its current meter, wallet balance and stored rules state."""
@@ -62,14 +68,15 @@ class RulesAccountRow:
     notice_state: dict[str, Any] | None
     last_balance_paise: int | None
     evaluated_at: datetime | None
+    spend_marks: list[Any] | None
     average_daily_spend_paise: int | None
-    spend_as_of_date: date | None
 
 
-def _accounts_statement(utility_id: int, wallet_code: str) -> Select[*tuple[Any, ...]]:
+@cache
+def _accounts_statement(*, by_ids: bool) -> Select[*tuple[Any, ...]]:
     installation = and_(MeterInstallation.account_id == Account.id, MeterInstallation.removed_at.is_(None))
-    wallet = and_(LedgerAccount.account_id == Account.id, LedgerAccount.code == wallet_code)
-    return (
+    wallet = and_(LedgerAccount.account_id == Account.id, LedgerAccount.code == bindparam("wallet_code"))
+    statement = (
         select(
             Account.id,
             Account.account_no,
@@ -87,8 +94,8 @@ def _accounts_statement(utility_id: int, wallet_code: str) -> Select[*tuple[Any,
             PrepaidRulesState.notice_state,
             PrepaidRulesState.last_balance_paise,
             PrepaidRulesState.evaluated_at,
+            PrepaidRulesState.spend_marks,
             PrepaidRulesState.average_daily_spend_paise,
-            PrepaidRulesState.spend_as_of_date,
         )
         .outerjoin(MeterInstallation, installation)
         .outerjoin(Meter, Meter.id == MeterInstallation.meter_id)
@@ -96,11 +103,12 @@ def _accounts_statement(utility_id: int, wallet_code: str) -> Select[*tuple[Any,
         .outerjoin(LedgerAccount, wallet)
         .outerjoin(PrepaidRulesState, PrepaidRulesState.account_id == Account.id)
         .where(
-            Account.utility_id == utility_id,
+            Account.utility_id == bindparam("utility_id"),
             Account.status == AccountStatus.ACTIVE,
             Account.payment_mode == PaymentMode.PREPAID,
         )
     )
+    return statement.where(Account.id.in_(bindparam("ids", expanding=True))) if by_ids else statement
 
 
 def rules_accounts(
@@ -110,13 +118,13 @@ def rules_accounts(
 
     An account with two open installations (a replacement half recorded) gets the newest one.
     """
-    statement = _accounts_statement(utility_id, wallet_code)
+    params = {"utility_id": utility_id, "wallet_code": wallet_code}
     rows: list[Any] = []
     if account_ids is None:
-        rows.extend(session.execute(statement))
+        rows.extend(_rows(session, _accounts_statement(by_ids=False), **params))
     else:
         for chunk in chunked(sorted(set(account_ids))):
-            rows.extend(session.execute(statement.where(Account.id.in_(chunk))))
+            rows.extend(_rows(session, _accounts_statement(by_ids=True), ids=list(chunk), **params))
     by_account: dict[int, RulesAccountRow] = {}
     for row in rows:
         item = RulesAccountRow(*row)
@@ -143,27 +151,30 @@ class CreditedPayment:
     wallet_balance_after_paise: int  # consumer's view right after the credit
 
 
+@cache
+def _latest_payments_statement() -> Select[*tuple[Any, ...]]:
+    order = (Payment.received_at.desc(), Payment.id.desc())
+    ranked = (
+        select(
+            Payment.account_id,
+            Payment.payment_ref,
+            Payment.received_at,
+            Payment.amount_paise,
+            Payment.wallet_credit_paise,
+            Payment.wallet_balance_after_paise,
+            func.row_number().over(partition_by=Payment.account_id, order_by=order).label("rank"),
+        )
+        .where(Payment.account_id.in_(bindparam("ids", expanding=True)), Payment.status == PaymentStatus.CREDITED)
+        .subquery()
+    )
+    return select(*(ranked.c[name] for name in CreditedPayment.__slots__)).where(ranked.c.rank == 1)
+
+
 def latest_credited_payments(session: Session, account_ids: Sequence[int]) -> dict[int, CreditedPayment]:
     """Each account's latest payment still credited (not reversed), by received time then id."""
     result: dict[int, CreditedPayment] = {}
     for chunk in chunked(sorted(set(account_ids))):
-        ranked = (
-            select(
-                Payment.account_id,
-                Payment.payment_ref,
-                Payment.received_at,
-                Payment.amount_paise,
-                Payment.wallet_credit_paise,
-                Payment.wallet_balance_after_paise,
-                func.row_number()
-                .over(partition_by=Payment.account_id, order_by=(Payment.received_at.desc(), Payment.id.desc()))
-                .label("rank"),
-            )
-            .where(Payment.account_id.in_(chunk), Payment.status == PaymentStatus.CREDITED)
-            .subquery()
-        )
-        statement = select(*(ranked.c[name] for name in CreditedPayment.__slots__)).where(ranked.c.rank == 1)
-        for row in session.execute(statement):
+        for row in _rows(session, _latest_payments_statement(), ids=list(chunk)):
             result[row[0]] = CreditedPayment(*row)
     return result
 
@@ -182,6 +193,21 @@ def wallet_credited_since(session: Session, since: Mapping[int, datetime]) -> di
             if received_at > since[account_id]:
                 totals[account_id] += int(credit)
     return totals
+
+
+def credited_totals(session: Session, account_ids: Sequence[int]) -> dict[int, int]:
+    """Per account: the wallet credit of every payment still credited (reversed ones drop out)."""
+    result: dict[int, int] = dict.fromkeys(account_ids, 0)
+    for chunk in chunked(sorted(set(account_ids))):
+        statement = (
+            select(Payment.account_id, func.sum(Payment.wallet_credit_paise))
+            .where(Payment.account_id.in_(chunk), Payment.status == PaymentStatus.CREDITED)
+            .group_by(Payment.account_id)
+        )
+        rows: Sequence[Any] = session.execute(statement).all()
+        for account_id, total in rows:
+            result[int(account_id)] = int(total)
+    return result
 
 
 # --- ledger ------------------------------------------------------------------------------------------
@@ -209,39 +235,6 @@ def wallet_movement_since(session: Session, since: Mapping[int, datetime], *, wa
             if effective_at > since[account_id]:
                 totals[account_id] += int(amount)
     return totals
-
-
-def wallet_debits_by_day(
-    session: Session,
-    account_ids: Sequence[int],
-    *,
-    wallet_code: str,
-    kinds: Collection[str],
-    first_date: date,
-    last_date: date,
-) -> dict[int, dict[date, int]]:
-    """Per account and value date in [first, last]: net wallet postings (ledger sign: > 0 = spent)
-    of ledger transactions of ``kinds`` (the charges)."""
-    result: dict[int, dict[date, int]] = {}
-    for chunk in chunked(sorted(set(account_ids))):
-        statement = (
-            select(LedgerTransaction.account_id, LedgerTransaction.value_date, func.sum(Posting.amount_paise))
-            .join(Posting, Posting.ledger_transaction_id == LedgerTransaction.id)
-            .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
-            .where(
-                LedgerTransaction.account_id.in_(chunk),
-                LedgerTransaction.value_date >= first_date,
-                LedgerTransaction.value_date <= last_date,
-                LedgerTransaction.kind.in_(sorted(kinds)),
-                LedgerAccount.code == wallet_code,
-                LedgerAccount.account_id == LedgerTransaction.account_id,
-            )
-            .group_by(LedgerTransaction.account_id, LedgerTransaction.value_date)
-        )
-        rows: Sequence[Any] = session.execute(statement).all()
-        for account_id, value_date, total in rows:
-            result.setdefault(int(account_id), {})[value_date] = int(total)
-    return result
 
 
 # --- relay commands ----------------------------------------------------------------------------------
@@ -277,21 +270,30 @@ _COMMAND_COLUMNS = (
 )
 
 
+@cache
+def _latest_per_meter_statement(
+    kinds: tuple[CommandKind, ...], states: tuple[CommandState, ...]
+) -> Select[*tuple[Any, ...]]:
+    order = (func.coalesce(Command.completed_at, Command.created_at).desc(), Command.id.desc())
+    ranked = (
+        select(*_COMMAND_COLUMNS, func.row_number().over(partition_by=Command.meter_id, order_by=order).label("rank"))
+        .where(
+            Command.meter_id.in_(bindparam("ids", expanding=True)),
+            Command.kind.in_(kinds),
+            Command.state.in_(states),
+        )
+        .subquery()
+    )
+    return select(*(ranked.c[column.key] for column in _COMMAND_COLUMNS)).where(ranked.c.rank == 1)
+
+
 def _latest_per_meter(
-    session: Session, meter_ids: Sequence[int], kinds: Collection[CommandKind], states: Collection[CommandState]
+    session: Session, meter_ids: Sequence[int], kinds: tuple[CommandKind, ...], states: tuple[CommandState, ...]
 ) -> dict[int, RelayCommandRow]:
     result: dict[int, RelayCommandRow] = {}
-    order = (func.coalesce(Command.completed_at, Command.created_at).desc(), Command.id.desc())
+    statement = _latest_per_meter_statement(kinds, states)
     for chunk in chunked(sorted(set(meter_ids))):
-        ranked = (
-            select(
-                *_COMMAND_COLUMNS, func.row_number().over(partition_by=Command.meter_id, order_by=order).label("rank")
-            )
-            .where(Command.meter_id.in_(chunk), Command.kind.in_(list(kinds)), Command.state.in_(list(states)))
-            .subquery()
-        )
-        statement = select(*(ranked.c[column.key] for column in _COMMAND_COLUMNS)).where(ranked.c.rank == 1)
-        for row in session.execute(statement):
+        for row in _rows(session, statement, ids=list(chunk)):
             result[row[1]] = RelayCommandRow(*row)
     return result
 
@@ -301,23 +303,29 @@ def last_confirmed_relay_commands(session: Session, meter_ids: Sequence[int]) ->
     return _latest_per_meter(session, meter_ids, RELAY_KINDS, (CommandState.CONFIRMED,))
 
 
+_OPEN_RELAY_COMMANDS = (
+    select(*_COMMAND_COLUMNS)
+    .where(
+        Command.meter_id.in_(bindparam("ids", expanding=True)),
+        Command.kind.in_(RELAY_KINDS),
+        Command.state.in_(OPEN_STATES),
+    )
+    .order_by(Command.created_at, Command.id)
+)
+
+
 def open_relay_commands(session: Session, meter_ids: Sequence[int]) -> dict[int, RelayCommandRow]:
     """Per meter: the newest relay command still queued or sent."""
     result: dict[int, RelayCommandRow] = {}
     for chunk in chunked(sorted(set(meter_ids))):
-        statement = (
-            select(*_COMMAND_COLUMNS)
-            .where(Command.meter_id.in_(chunk), Command.kind.in_(RELAY_KINDS), Command.state.in_(OPEN_STATES))
-            .order_by(Command.created_at, Command.id)
-        )
-        for row in session.execute(statement):
+        for row in _rows(session, _OPEN_RELAY_COMMANDS, ids=list(chunk)):
             result[row[1]] = RelayCommandRow(*row)  # the newest wins
     return result
 
 
 def last_disconnect_commands(session: Session, meter_ids: Sequence[int]) -> dict[int, RelayCommandRow]:
     """Per meter: the newest disconnect command that was not cancelled (its state explains a gap)."""
-    states = [state for state in CommandState if state is not CommandState.CANCELLED]
+    states = tuple(state for state in CommandState if state is not CommandState.CANCELLED)
     return _latest_per_meter(session, meter_ids, (CommandKind.RELAY_DISCONNECT,), states)
 
 
@@ -349,12 +357,30 @@ def save_states(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     insert = _insert_for(session)
-    statement = insert(PrepaidRulesState)
+    statement = insert(PrepaidRulesState.__table__)
     columns = [name for name in rows[0] if name != "account_id"]
     statement = statement.on_conflict_do_update(
-        index_elements=[PrepaidRulesState.account_id], set_={name: statement.excluded[name] for name in columns}
+        index_elements=["account_id"], set_={name: statement.excluded[name] for name in columns}
     )
-    session.execute(statement, sorted(rows, key=lambda row: int(row["account_id"])))
+    session.connection().execute(statement, sorted(rows, key=lambda row: int(row["account_id"])))
+
+
+_TOUCH_STATE = (
+    update(PrepaidRulesState)
+    .where(PrepaidRulesState.account_id == bindparam("target_id"))
+    .values(last_balance_paise=bindparam("balance"), evaluated_at=bindparam("at"))
+)
+
+
+def touch_states(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Move only ``last_balance_paise`` and ``evaluated_at`` of existing state rows (no JSON rewritten)."""
+    if not rows:
+        return
+    params = [
+        {"target_id": row["account_id"], "balance": row["last_balance_paise"], "at": row["evaluated_at"]}
+        for row in sorted(rows, key=lambda row: int(row["account_id"]))
+    ]
+    session.connection().execute(_TOUCH_STATE, params)
 
 
 def insert_notices(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -365,8 +391,8 @@ def insert_notices(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         existing.update(session.execute(select(Notice.dedup_key).where(Notice.dedup_key.in_(chunk))).scalars())
     fresh = [row for row in rows if row["dedup_key"] not in existing]
     if fresh:
-        statement = _insert_for(session)(Notice).on_conflict_do_nothing(index_elements=[Notice.dedup_key])
-        session.execute(statement, list(fresh))
+        statement = _insert_for(session)(Notice.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])
+        session.connection().execute(statement, list(fresh))
     return len(fresh)
 
 

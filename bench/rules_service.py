@@ -1,0 +1,174 @@
+"""Prepaid rules service: time of one ``run_rules`` over a utility's accounts, as the demo calls it
+every simulated 15 minutes, and of the ``enforcement_gap`` report.
+
+    python bench/rules_service.py [--accounts 200] [--days 8] [--backend sqlite|postgres]
+
+A fresh database (SQLite file in a temp dir, or a scratch PostgreSQL database on 127.0.0.1:5432
+dropped afterwards) migrated with Alembic: one utility, the demo tariff, N consumers with a meter
+each, a recharge each (varied so that some run out), ``--days`` of 15-minute block-load charges
+posted batch by batch as the demo does (one ledger transaction per batch, account and day), and
+the daily fixed charges. Then ``run_rules`` steps over one more day (96 steps, 15 minutes apart,
+each its own committed unit of work); relay commands returned are inserted as queued commands (as
+the HES queue would). Reported: the first step (stored states created, spend computed), the first
+step of a new local day (spend recomputed for every account), and the median / p95 / max of the
+other steps. Last line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from openprepaid.store import migrate
+from openprepaid.store.engine import make_engine
+from openprepaid.store.model import Command, CommandKind, CommandState
+from openprepaid.wallet.charging import ChargingPolicy, MeterIntervals, charge_intervals
+from openprepaid.wallet.fixed_charge import charge_daily_fixed
+from openprepaid.wallet.recharge import RechargePolicy, RechargeRequest, recharge
+from openprepaid.wallet.rules import RelayAction, RulesConfig
+from openprepaid.wallet.rules_service import RelayCommandRequest, enforcement_gap, run_rules
+from openprepaid.wallet.tariff_store import TariffCatalog
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wallet_throughput import day_profile, seed, tariff_source
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+START = datetime(2026, 3, 1, 18, 30, tzinfo=UTC)  # 2 March 2026 00:00 IST
+
+
+def _utility_id(session: Session) -> int:
+    return int(session.execute(text("SELECT max(id) FROM utility")).scalar_one())
+
+
+def _enqueue(session: Session, requests: list[RelayCommandRequest], now: datetime) -> None:
+    for request in requests:
+        kind = CommandKind.RELAY_DISCONNECT if request.action is RelayAction.DISCONNECT else CommandKind.RELAY_RECONNECT
+        session.add(
+            Command(
+                meter_id=request.meter_id,
+                account_id=request.account_id,
+                kind=kind,
+                params={},
+                state=CommandState.QUEUED,
+                priority=100,
+                actor=request.actor,
+                reason=request.reason,
+                decision=request.decision,
+                correlation_id=uuid.uuid4().hex,
+                idempotency_key=request.idempotency_key,
+                attempts=0,
+                last_error="",
+                readback=None,
+                created_at=now,
+                not_before_at=request.not_before_at,
+                deadline_at=None,
+                sent_at=None,
+                completed_at=None,
+            )
+        )
+
+
+def prepare(url: str, accounts: int, days: int) -> tuple[Any, int]:
+    document, parser, _ = tariff_source()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    catalog = TariffCatalog(parser)
+    with Session(engine) as session:
+        meter_ids = seed(session, accounts, document, catalog)
+        session.commit()
+    with Session(engine) as session:
+        utility_id = _utility_id(session)
+        account_ids = [row[0] for row in session.execute(text("SELECT id FROM account ORDER BY id"))]
+        for index, account_id in enumerate(account_ids):
+            amount = 20_000 + 30_000 * (index % 10)  # ₹200 .. ₹2,900: some run out within the days
+            request = RechargeRequest(account_id, f"B-{account_id}", amount, "bench", START, "bench")
+            recharge(session, request, policy=RechargePolicy(), now=START)
+        session.commit()
+    policy = ChargingPolicy()
+    profiles = [day_profile(i) for i in range(len(meter_ids))]
+    start = START - timedelta(days=days)
+    for step in range(days * 96):
+        end = start + timedelta(minutes=15 * (step + 1))
+        batch = [MeterIntervals(m, 900, [(end, profiles[i][step % 96])]) for i, m in enumerate(meter_ids)]
+        with Session(engine) as session:
+            charge_intervals(session, batch, catalog=catalog, policy=policy, now=end)
+            if step % 96 == 95:
+                local_date = (end + timedelta(hours=5, minutes=30) - timedelta(minutes=1)).date()
+                charge_daily_fixed(session, utility_id=utility_id, local_date=local_date, catalog=catalog, now=end)
+            session.commit()
+    return engine, utility_id
+
+
+def measure(engine: Any, utility_id: int) -> dict[str, Any]:
+    config = RulesConfig()
+    timings: list[float] = []
+    commands = notices = 0
+    for step in range(97):
+        now = START + timedelta(minutes=15 * step)
+        with Session(engine) as session:
+            started = time.perf_counter()
+            result = run_rules(session, utility_id=utility_id, config=config, now=now)
+            session.commit()
+            timings.append(time.perf_counter() - started)
+            _enqueue(session, result.commands, now)
+            session.commit()
+        commands += len(result.commands)
+        notices += result.notices
+    with Session(engine) as session:
+        started = time.perf_counter()
+        gap = enforcement_gap(session, utility_id=utility_id, config=config, now=START + timedelta(days=1))
+        gap_s = time.perf_counter() - started
+    steady = timings[1:96]
+    return {
+        "first_run_ms": round(timings[0] * 1000, 1),
+        "new_day_run_ms": round(timings[96] * 1000, 1),
+        "steady_median_ms": round(statistics.median(steady) * 1000, 1),
+        "steady_p95_ms": round(sorted(steady)[int(len(steady) * 0.95)] * 1000, 1),
+        "steady_max_ms": round(max(steady) * 1000, 1),
+        "enforcement_gap_ms": round(gap_s * 1000, 1),
+        "commands": commands,
+        "notices": notices,
+        "gap_accounts": len(gap),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--days", type=int, default=8)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    args = parser.parse_args()
+    result: dict[str, Any] = {"accounts": args.accounts, "days_of_charges": args.days, "backend": args.backend}
+    if args.backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            engine, utility_id = prepare(f"sqlite:///{tmp}/bench.sqlite3", args.accounts, args.days)
+            result.update(measure(engine, utility_id))
+            engine.dispose()
+    else:
+        name = f"openprepaid_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            engine, utility_id = prepare(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.accounts, args.days)
+            result.update(measure(engine, utility_id))
+            engine.dispose()
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
