@@ -4,9 +4,11 @@ the real recharge and adjustment APIs, and relay commands as the HES queue leave
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import Command, CommandKind, CommandState, Meter, MeterType
@@ -129,3 +131,19 @@ def enqueue(
         actor=request.actor,
         key=request.idempotency_key,
     )
+
+
+def count_statements(session: Session, work: Callable[[], object]) -> int:
+    """How many SQL statements ``work`` sends (an executemany counts once)."""
+    sent: list[str] = []
+    connection = session.connection()
+
+    def record(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    return len(sent)

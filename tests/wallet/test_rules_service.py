@@ -15,9 +15,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from openprepaid.store.model import CommandKind, CommandState, PrepaidRulesState
+from openprepaid.store.model import CommandKind, CommandState, MeterInstallation, PrepaidRulesState
 from openprepaid.store.repository.prepaid_state import notices_of
-from openprepaid.wallet.rules import EmergencyCreditConfig, InvalidFactsError, ReconnectConfig, RelayAction, RulesConfig
+from openprepaid.wallet.rules import (
+    EmergencyCreditConfig,
+    InvalidFactsError,
+    NoticeConfig,
+    ReconnectConfig,
+    RelayAction,
+    RulesConfig,
+)
 from openprepaid.wallet.rules_service import RULES_ACTOR, run_rules
 from tests.wallet.rules_service_world import (
     IST,
@@ -25,6 +32,7 @@ from tests.wallet.rules_service_world import (
     SETUP_AT,
     TUESDAY_NIGHT,
     WEDNESDAY_MORNING,
+    count_statements,
     enqueue,
     metered_consumer,
     pay,
@@ -32,7 +40,19 @@ from tests.wallet.rules_service_world import (
     spend,
     without_relay,
 )
-from tests.wallet.test_ledger_world import assert_ledger_invariants, make_books, make_consumer, wallet_balance
+from tests.wallet.test_ledger_world import (
+    assert_ledger_invariants,
+    install_meter,
+    make_books,
+    make_consumer,
+    wallet_balance,
+)
+
+
+def stored_state(session, account_id):
+    """The state row as stored now (the service writes through Core: refresh the identity map)."""
+    session.expire_all()
+    return session.get(PrepaidRulesState, account_id)
 
 
 def run(session, books, now, config=NO_EMERGENCY_CREDIT, **kwargs):
@@ -189,7 +209,7 @@ def test_an_operator_disconnection_is_not_reconnected_by_a_recharge(db_session):
     pay(db_session, consumer, 50_000, WEDNESDAY_MORNING + timedelta(hours=1))
     result = run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=2))
     assert result.commands == []
-    state = db_session.get(PrepaidRulesState, consumer.account.id)
+    state = stored_state(db_session, consumer.account.id)
     assert state is not None and state.last_balance_paise == 45_000
 
 
@@ -312,13 +332,98 @@ def test_an_unreadable_stored_state_blocks_automatic_action(db_session):
     books = make_books(db_session)
     consumer, _ = in_debt(db_session, books)
     run(db_session, books, WEDNESDAY_MORNING - timedelta(days=1))
-    state = db_session.get(PrepaidRulesState, consumer.account.id)
+    state = stored_state(db_session, consumer.account.id)
     assert state is not None
     state.emergency_credit = {"phase": "exhausted"}  # no episode: not a valid state
     db_session.flush()
     result = run(db_session, books, WEDNESDAY_MORNING)
     assert result.evaluated == 1 and result.commands == []
-    db_session.expire_all()
-    stored = db_session.get(PrepaidRulesState, consumer.account.id)
+    stored = stored_state(db_session, consumer.account.id)
     assert stored is not None and stored.emergency_credit["phase"] == "error"
     assert "stored state unreadable" in stored.emergency_credit["error"]
+
+
+def test_a_replaced_meter_is_disconnected_again_under_a_new_key(db_session):
+    books = make_books(db_session)
+    consumer, old_meter = in_debt(db_session, books)
+    [first] = run(db_session, books, WEDNESDAY_MORNING).commands
+    done = enqueue(db_session, first, WEDNESDAY_MORNING + timedelta(minutes=5), state=CommandState.CONFIRMED)
+    assert run(db_session, books, WEDNESDAY_MORNING + timedelta(minutes=15)).commands == []  # relay open
+    installation = db_session.execute(
+        select(MeterInstallation).where(MeterInstallation.meter_id == old_meter.id)
+    ).scalar_one()
+    installation.removed_at = WEDNESDAY_MORNING + timedelta(minutes=20)
+    new_meter = install_meter(db_session, books, consumer, at=WEDNESDAY_MORNING + timedelta(minutes=20))
+    [again] = run(db_session, books, WEDNESDAY_MORNING + timedelta(minutes=30)).commands
+    assert again.meter_id == new_meter.id
+    assert again.idempotency_key == done.idempotency_key.removesuffix(":0") + ":1"
+
+
+def test_a_failed_reconnection_is_retried_under_the_next_key(db_session):
+    books = make_books(db_session)
+    consumer, meter = in_debt(db_session, books)
+    relay_command(
+        db_session,
+        meter.id,
+        consumer.account.id,
+        kind=CommandKind.RELAY_DISCONNECT,
+        state=CommandState.CONFIRMED,
+        at=WEDNESDAY_MORNING,
+    )
+    pay(db_session, consumer, 20_000, WEDNESDAY_MORNING + timedelta(hours=1))
+    [reconnect] = run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=1, minutes=1)).commands
+    enqueue(db_session, reconnect, WEDNESDAY_MORNING + timedelta(hours=1, minutes=30), state=CommandState.EXPIRED)
+    [retry] = run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=2)).commands
+    assert retry.action is RelayAction.RECONNECT
+    assert retry.idempotency_key == reconnect.idempotency_key.removesuffix(":0") + ":1"
+
+
+def test_low_balance_notices_are_not_repeated_when_the_stored_state_is_lost(db_session):
+    books = make_books(db_session)
+    consumer, _ = in_debt(db_session, books)
+    assert run(db_session, books, WEDNESDAY_MORNING).notices == 4
+    db_session.delete(stored_state(db_session, consumer.account.id))
+    db_session.flush()
+    # the thresholds are re-detected but their dedup keys exist; the emergency credit starts a new
+    # episode (its start is the state that was lost), which is notified as such
+    assert run(db_session, books, WEDNESDAY_MORNING + timedelta(minutes=15)).notices == 1
+    keys = [row.notice_key for row in notices_of(db_session, consumer.account.id)]
+    assert keys.count("percent_of_last_recharge:30") == 1 and keys.count("emergency_credit_exhausted") == 2
+
+
+def test_days_of_credit_left_uses_the_average_daily_spend_of_the_last_days(db_session):
+    books = make_books(db_session)
+    consumer, _ = metered_consumer(db_session, books)
+    config = RulesConfig(notices=NoticeConfig(percent_of_last_recharge=(), days_of_credit_left=(Decimal(2),)))
+    pay(db_session, consumer, 100_000, SETUP_AT)
+    day = timedelta(days=1)
+    first_morning = datetime(2026, 3, 2, 0, 5, tzinfo=IST)
+    for index in range(4):  # ₹150 a day for four days: ₹400 left
+        run(db_session, books, first_morning + index * day, config)
+        spend(db_session, consumer, 15_000, first_morning + index * day + timedelta(hours=12))
+    state = stored_state(db_session, consumer.account.id)
+    assert state is not None and state.average_daily_spend_paise == 15_000
+    assert len(state.spend_marks) == 4
+    # a recharge between two marks is not spend
+    pay(db_session, consumer, 10_000, first_morning + 3 * day + timedelta(hours=13))
+    spend(db_session, consumer, 25_000, first_morning + 3 * day + timedelta(hours=14))  # ₹250 left < 2 days
+    result = run(db_session, books, first_morning + 4 * day, config)
+    state = stored_state(db_session, consumer.account.id)
+    # (₹1,000 - ₹250 balance drop + ₹100 recharged) / 4 days
+    assert state is not None and state.average_daily_spend_paise == 21_250
+    assert result.notices == 1
+    [notice] = notices_of(db_session, consumer.account.id)
+    assert notice.notice_key == "days_of_credit_left:2" and notice.threshold_paise == 42_500
+
+
+def test_the_number_of_statements_does_not_grow_with_the_accounts(db_session):
+    books = make_books(db_session)
+    for _ in range(3):
+        in_debt(db_session, books)
+    run(db_session, books, WEDNESDAY_MORNING - timedelta(days=1))
+    few = count_statements(db_session, lambda: run(db_session, books, WEDNESDAY_MORNING))
+    for _ in range(12):
+        in_debt(db_session, books)
+    run(db_session, books, WEDNESDAY_MORNING - timedelta(days=1))
+    many = count_statements(db_session, lambda: run(db_session, books, WEDNESDAY_MORNING + timedelta(minutes=15)))
+    assert many == few <= 12
