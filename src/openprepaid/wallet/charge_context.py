@@ -26,7 +26,7 @@ from openprepaid.store.repository import charge as charge_repo
 from openprepaid.store.repository import charge_bulk
 from openprepaid.store.repository.charge import InstallationRow
 from openprepaid.store.repository.wallet_account import WalletAccount, wallet_accounts
-from openprepaid.wallet.chart_of_accounts import ConsumerLedger, UtilityLedger, consumer_ledgers, utility_ledgers
+from openprepaid.wallet.chart_of_accounts import UtilityLedger, utility_ledgers, wallet_ledgers
 from openprepaid.wallet.tariff import TariffSpec, interval_local_date, tod_zone_of
 from openprepaid.wallet.tariff_store import TariffCatalog, TariffTimeline, timelines
 
@@ -148,14 +148,14 @@ class ChargeContext:
         self.installations = charge_repo.installations_of_meters(session, meter_ids)
         account_ids = sorted({row.account_id for rows in self.installations.values() for row in rows})
         self.accounts = wallet_accounts(session, account_ids)
-        wallets = consumer_ledgers(session, account_ids)
+        wallets = wallet_ledgers(session, account_ids)
         tariff_ids = sorted({a.tariff_id for a in self.accounts.values() if a.tariff_id is not None})
         lines = timelines(session, tariff_ids)
         books = {u: utility_ledgers(session, u) for u in {a.utility_id for a in self.accounts.values()}}
         tables: dict[tuple[str, int], SlotTable] = {}
         self.chargeable: dict[int, ChargeableAccount | str] = {}
         for account_id, account in self.accounts.items():
-            wallet = wallets.get(account_id, {}).get(ConsumerLedger.PREPAID_WALLET)
+            wallet = wallets.get(account_id)
             if account.status is not AccountStatus.ACTIVE:
                 self.chargeable[account_id] = ACCOUNT_CLOSED
             elif account.tariff_id is None:

@@ -100,3 +100,8 @@ def utility_ledgers(session: Session, utility_id: int) -> dict[UtilityLedger, in
     keys = [utility_ledger_key(utility_id, code) for code in UtilityLedger]
     ids = ledger_repo.ledger_account_ids_by_key(session, keys)
     return {code: ids[key] for code, key in zip(UtilityLedger, keys, strict=True) if key in ids}
+
+
+def wallet_ledgers(session: Session, account_ids: list[int]) -> dict[int, int]:
+    """Consumer account -> its prepaid wallet's ledger account id (accounts without one are absent)."""
+    return ledger_repo.ledger_ids_of_accounts(session, account_ids, ConsumerLedger.PREPAID_WALLET.value)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from openprepaid.store.repository.wallet_account import active_accounts_of_utility
 from openprepaid.wallet import ledger
 from openprepaid.wallet.charge_lines import add_lines, charge_entry
-from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_ledgers, utility_ledgers
+from openprepaid.wallet.chart_of_accounts import utility_ledgers, wallet_ledgers
 from openprepaid.wallet.ledger import LedgerEntry, LedgerTransactionKind
 from openprepaid.wallet.tariff import daily_fixed_charge
 from openprepaid.wallet.tariff_store import TariffCatalog, timelines
@@ -49,7 +49,7 @@ def charge_daily_fixed(
     """Post the day's fixed charge for every active account of the utility (idempotent per day)."""
     accounts = [a for a in active_accounts_of_utility(session, utility_id) if a.tariff_id is not None]
     books = utility_ledgers(session, utility_id)
-    wallets = consumer_ledgers(session, [a.id for a in accounts])
+    wallets = wallet_ledgers(session, [a.id for a in accounts])
     lines_of = timelines(session, sorted({a.tariff_id for a in accounts if a.tariff_id is not None}))
     cache: dict[tuple[int, int], dict[str, int]] = {}
     entries: list[LedgerEntry] = []
@@ -62,7 +62,7 @@ def charge_daily_fixed(
             skipped += 1  # not a consumer yet on that day
             continue
         version = lines_of[account.tariff_id].in_force_at(day_start)
-        wallet = wallets.get(account.id, {}).get(ConsumerLedger.PREPAID_WALLET)
+        wallet = wallets.get(account.id)
         if version is None or wallet is None:
             skipped += 1
             continue

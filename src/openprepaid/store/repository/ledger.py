@@ -363,3 +363,14 @@ def orphan_postings(session: Session, limit: int = 100) -> list[tuple[int, int]]
         .limit(limit)
     )
     return [(int(a), int(b)) for a, b in session.execute(statement)]
+
+
+def ledger_ids_of_accounts(session: Session, account_ids: Sequence[int], code: str) -> dict[int, int]:
+    """Consumer account -> id of its ledger account with ``code`` (e.g. every wallet of a batch)."""
+    result: dict[int, int] = {}
+    for chunk in chunked(sorted(set(account_ids))):
+        statement = select(LedgerAccount.account_id, LedgerAccount.id).where(
+            among(session, LedgerAccount.account_id, chunk), LedgerAccount.code == code
+        )
+        result.update({int(account): int(ledger_id) for account, ledger_id in session.execute(statement) if account})
+    return result
