@@ -12,7 +12,6 @@ in-flight work ``shutdown_grace_s`` to finish. ``close()`` stops the listeners (
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -40,6 +39,7 @@ DEFAULT_SYSTEM_TITLE = b"OPRHES01"  # the head-end's own system title (client of
 DEFAULT_DIAL_IN_PORT = 4060
 DEFAULT_PUSH_PORT = 4061
 DEFAULT_METRICS_PORT = 9464
+SHUTDOWN_CANCELS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,15 +188,36 @@ class HesService:
         return found
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Command worker and collection loop until ``stop``; on cancellation, a graceful stop first."""
+        """Command worker and collection loop until ``stop``; on cancellation, a graceful stop first.
+
+        After ``stop`` the core gets ``shutdown_grace_s`` to finish in-flight work; then it is
+        cancelled, again if need be (a task that swallowed one cancellation must not hang shutdown).
+        """
         task = asyncio.create_task(self.head_end.run(stop), name="head-end")
+        stopped = asyncio.create_task(stop.wait(), name="head-end-stop")
         try:
-            await asyncio.shield(task)
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             stop.set()
-            with contextlib.suppress(Exception, asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, self.config.shutdown_grace_s)
+            await self._finish(task)
             raise
+        finally:
+            stopped.cancel()
+        await self._finish(task)
+        failure = None if task.cancelled() or not task.done() else task.exception()
+        if failure is not None:
+            raise failure
+
+    async def _finish(self, task: asyncio.Task[None]) -> None:
+        await asyncio.wait({task}, timeout=self.config.shutdown_grace_s)
+        for _ in range(SHUTDOWN_CANCELS):
+            if task.done():
+                return
+            log.warning("head-end still busy %.0f s after stop: cancelling it", self.config.shutdown_grace_s)
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if not task.done():
+            log.error("head-end did not stop after %d cancellations; leaving it behind", SHUTDOWN_CANCELS)
 
     async def close(self) -> None:
         """Stop accepting pushes and dial-in meters, drop their connections, stop serving metrics."""
