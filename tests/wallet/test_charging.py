@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import select, text
 
 from openprepaid.store.model import AccountStatus, ChargeHold, MeterInstallation
-from openprepaid.wallet.charging import ChargingError, ChargingPolicy, MeterIntervals, charge_intervals
+from openprepaid.store.repository.reading import store_block_readings
+from openprepaid.wallet.charging import (
+    ChargingError,
+    ChargingPolicy,
+    MeterIntervals,
+    charge_intervals,
+    charge_stored_readings,
+)
 from openprepaid.wallet.fixed_charge import charge_daily_fixed
 from openprepaid.wallet.tariff import EnergyCharge, LoadBand, MonthlyAmount, Slab, SlabMode, TariffSpec
 from tests.wallet.test_ledger_world import (
@@ -337,4 +344,29 @@ def test_fixed_charge_is_daily_and_once(db_session):
     # ₹50/kW/month × 3 kW / 30 days = ₹5.00 a day; 5 % duty on it.
     assert component_totals(db_session, consumer.account.id) == {"fixed.load": 500, "duty.electricity": 25}
     assert wallet_balance(db_session, consumer) == -525
+    assert_ledger_invariants(db_session)
+
+
+def test_catch_up_sweep_charges_stored_readings_once(db_session):
+    world = make_world(db_session)
+    consumer, meter = make_metered_consumer(db_session, world)
+    day = day_of_intervals(local(2026, 11, 3), 100)
+    store_block_readings(
+        db_session,
+        [
+            {"meter_id": meter.id, "interval_end_at": end, "capture_period_s": 900, "import_wh": wh, "received_at": NOW}
+            for end, wh in day + [(local(2026, 11, 4, 1), -7)]
+        ],
+    )
+    charge(db_session, world, MeterIntervals(meter.id, 900, day[:40]))  # some were charged as they arrived
+    window = {"after": local(2026, 11, 1), "until": local(2026, 11, 5)}
+    swept = charge_stored_readings(db_session, catalog=world.catalog, policy=POLICY, now=NOW, limit=30, **window)
+    assert (swept.charged, swept.duplicates) == (30, 0)
+    while (
+        swept := charge_stored_readings(db_session, catalog=world.catalog, policy=POLICY, now=NOW, **window)
+    ) is not None:
+        assert swept.charged + swept.held > 0
+    assert charge_rows(db_session, meter.id) == {"charged": 96, "held": 1}
+    assert charge_stored_readings(db_session, catalog=world.catalog, policy=POLICY, now=NOW, **window) is None
+    assert component_totals(db_session, consumer.account.id)["energy.slab1"] == 96 * 30
     assert_ledger_invariants(db_session)

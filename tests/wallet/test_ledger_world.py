@@ -7,6 +7,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from openprepaid.wallet.tariff_store import TariffCatalog, add_version
 from tests.store.factories import make_account, make_meter, make_utility
 
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 _numbers = itertools.count(1)
 
 

@@ -275,3 +275,26 @@ def _collect_meter(
             existing=existing,
             encode_end=context.encode_end,
         )
+
+
+def charge_stored_readings(
+    session: Session,
+    *,
+    catalog: TariffCatalog,
+    policy: ChargingPolicy,
+    now: datetime,
+    after: datetime,
+    until: datetime,
+    limit: int = 100_000,
+) -> ChargeResult | None:
+    """The catch-up sweep: charge stored block-load readings (``reading_block``) that have neither a
+    charge row nor a hold, e.g. after the wallet was down while the HES kept storing readings.
+    ``None`` when there is nothing to charge; call again while it returns a full page."""
+    rows = charge_repo.uncharged_block_readings(session, after=after, until=until, limit=limit)
+    if not rows:
+        return None
+    by_meter: dict[tuple[int, int], list[Interval]] = {}
+    for meter_id, end_at, wh, period in rows:
+        by_meter.setdefault((meter_id, period), []).append((end_at, wh))
+    batch = [MeterIntervals(meter, period, intervals) for (meter, period), intervals in by_meter.items()]
+    return charge_intervals(session, batch, catalog=catalog, policy=policy, now=now)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from openprepaid.store.model import (
     Account,
+    BlockReading,
     ChargeBatch,
     ChargeHold,
     ChargeInterval,
@@ -338,3 +339,39 @@ def usage_days_of_accounts(
         for account_id, local_date, count, wh, trued_up, last_end in session.execute(statement):
             result.append((int(account_id), local_date, int(count), int(wh), bool(trued_up), last_end))
     return result
+
+
+def uncharged_block_readings(
+    session: Session, *, after: datetime, until: datetime, limit: int
+) -> list[tuple[int, datetime, int, int]]:
+    """Stored block-load readings with no charge row and no hold, ends in (after, until]:
+    ``(meter, interval end, import Wh, capture period s)`` in key order (the catch-up sweep)."""
+    statement = (
+        select(
+            BlockReading.meter_id, BlockReading.interval_end_at, BlockReading.import_wh, BlockReading.capture_period_s
+        )
+        .outerjoin(
+            ChargeInterval,
+            and_(
+                ChargeInterval.meter_id == BlockReading.meter_id,
+                ChargeInterval.interval_end_at == BlockReading.interval_end_at,
+            ),
+        )
+        .outerjoin(
+            ChargeHold,
+            and_(
+                ChargeHold.meter_id == BlockReading.meter_id,
+                ChargeHold.source == HoldSource.BLOCK,
+                ChargeHold.period_end_at == BlockReading.interval_end_at,
+            ),
+        )
+        .where(
+            BlockReading.interval_end_at > after,
+            BlockReading.interval_end_at <= until,
+            ChargeInterval.meter_id.is_(None),
+            ChargeHold.meter_id.is_(None),
+        )
+        .order_by(BlockReading.meter_id, BlockReading.interval_end_at)
+        .limit(limit)
+    )
+    return [(int(m), end, int(wh), int(period)) for m, end, wh, period in session.execute(statement)]
