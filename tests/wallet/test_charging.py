@@ -355,7 +355,7 @@ def test_catch_up_sweep_charges_stored_readings_once(db_session):
         db_session,
         [
             {"meter_id": meter.id, "interval_end_at": end, "capture_period_s": 900, "import_wh": wh, "received_at": NOW}
-            for end, wh in day + [(local(2026, 11, 4, 1), -7)]
+            for end, wh in [*day, (local(2026, 11, 4, 1), -7)]
         ],
     )
     charge(db_session, world, MeterIntervals(meter.id, 900, day[:40]))  # some were charged as they arrived
