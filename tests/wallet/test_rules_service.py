@@ -427,3 +427,15 @@ def test_the_number_of_statements_does_not_grow_with_the_accounts(db_session):
     run(db_session, books, WEDNESDAY_MORNING - timedelta(days=1))
     many = count_statements(db_session, lambda: run(db_session, books, WEDNESDAY_MORNING + timedelta(minutes=15)))
     assert many == few <= 12
+
+
+def test_an_account_with_invalid_facts_is_left_out_and_logged_not_the_others(db_session, caplog):
+    books = make_books(db_session)
+    broken, _ = in_debt(db_session, books)
+    broken.account.category = ""  # the rules need a category
+    healthy, _ = in_debt(db_session, books)
+    db_session.flush()
+    result = run(db_session, books, WEDNESDAY_MORNING)
+    assert result.evaluated == 1 and [c.account_id for c in result.commands] == [healthy.account.id]
+    assert f"account {broken.account.id} skipped" in caplog.text
+    assert stored_state(db_session, broken.account.id) is None

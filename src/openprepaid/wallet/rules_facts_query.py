@@ -18,11 +18,13 @@ Facts, per account (docs/prepaid-rules.md "The rules service"):
   that time), and the wallet credit of recharges received after it.
 
 A stored state that cannot be read becomes an ERROR emergency-credit state (automatic action
-blocked until a positive balance or a re-arm), never an exception for the whole run.
+blocked until a positive balance or a re-arm); an account whose facts are invalid (e.g. an empty
+category) is logged and left out. Neither stops the run for the other accounts.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -47,7 +49,10 @@ from openprepaid.wallet.rules import (
     NoticeState,
     RelayAction,
     RelayState,
+    RulesError,
 )
+
+log = logging.getLogger(__name__)
 
 RULES_ACTOR = "prepaid-rules"
 WALLET_CODE = ConsumerLedger.PREPAID_WALLET.value
@@ -221,30 +226,35 @@ def gather(session: Session, rows: Sequence[RulesAccountRow], *, today: date) ->
     disconnections, credited = _disconnections(session, rows, confirmed)
     contexts: list[AccountContext] = []
     for row in rows:
-        balance = balance_of(row)
         marks, average, added = spend[row.account_id]
         payment = payments.get(row.account_id)
         last_confirmed = None if row.meter_id is None else confirmed.get(row.meter_id)
         open_command = None if row.meter_id is None else pending.get(row.meter_id)
-        facts = AccountFacts(
-            account_id=str(row.account_id),
-            category=row.category,
-            balance_paise=Paise(balance),
-            previous_balance_paise=Paise(_previous_balance(row, balance, payment)),
-            relay=relay_state_of(last_confirmed),
-            emergency_credit=stored_emergency_credit(row),
-            notice_state=_stored_notice_state(row),
-            last_recharge=None
-            if payment is None
-            else LastRecharge(payment.payment_ref, payment.received_at, Paise(payment.amount_paise)),
-            average_daily_spend_paise=None if average is None else Paise(average),
-            disconnection=disconnections.get(row.account_id),
-            recharged_since_disconnection_paise=Paise(credited.get(row.account_id, 0)),
-            pending_relay_command=None if open_command is None else _ACTION_OF_KIND[open_command.kind],
-            account_protected=row.protected,
-            protection_note=row.protection_reason,
-            sanctioned_load_w=row.sanctioned_load_w,
-            converted_to_prepaid_at=row.prepaid_since_at,
+        try:
+            facts = AccountFacts(
+                account_id=str(row.account_id),
+                category=row.category,
+                balance_paise=Paise(balance_of(row)),
+                previous_balance_paise=Paise(_previous_balance(row, balance_of(row), payment)),
+                relay=relay_state_of(last_confirmed),
+                emergency_credit=stored_emergency_credit(row),
+                notice_state=_stored_notice_state(row),
+                last_recharge=None
+                if payment is None
+                else LastRecharge(payment.payment_ref, payment.received_at, Paise(payment.amount_paise)),
+                average_daily_spend_paise=None if average is None else Paise(average),
+                disconnection=disconnections.get(row.account_id),
+                recharged_since_disconnection_paise=Paise(credited.get(row.account_id, 0)),
+                pending_relay_command=None if open_command is None else _ACTION_OF_KIND[open_command.kind],
+                account_protected=row.protected,
+                protection_note=row.protection_reason,
+                sanctioned_load_w=row.sanctioned_load_w,
+                converted_to_prepaid_at=row.prepaid_since_at,
+            )
+        except RulesError:  # one account's bad data must not stop the others' rules
+            log.exception("prepaid rules: account %d skipped, its facts are invalid", row.account_id)
+            continue
+        contexts.append(
+            AccountContext(row, facts, balance_of(row), last_confirmed, open_command, marks, average, added)
         )
-        contexts.append(AccountContext(row, facts, balance, last_confirmed, open_command, marks, average, added))
     return contexts

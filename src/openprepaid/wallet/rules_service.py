@@ -20,6 +20,7 @@ Invariants (domain.md §2–3; docs/prepaid-rules.md "The rules service"):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from openprepaid.wallet.rules import (
     decide,
     resolve_zone,
 )
-from openprepaid.wallet.rules.errors import InvalidFactsError
+from openprepaid.wallet.rules.errors import InvalidFactsError, RulesError
 from openprepaid.wallet.rules_enforcement_gap import EnforcementGapRow, enforcement_gap
 from openprepaid.wallet.rules_facts_query import RULES_ACTOR, WALLET_CODE, AccountContext, gather
 
@@ -52,6 +53,7 @@ __all__ = [
     "run_rules",
 ]
 
+log = logging.getLogger(__name__)
 _EC_NOTICES = frozenset({NoticeKind.EMERGENCY_CREDIT_STARTED, NoticeKind.EMERGENCY_CREDIT_EXHAUSTED})
 
 
@@ -183,6 +185,14 @@ def _request(context: AccountContext, decision: Decision, config: RulesConfig, i
     )
 
 
+def _decide(context: AccountContext, now: datetime, config: RulesConfig) -> Decision | None:
+    try:
+        return decide(context.facts, now, config)
+    except RulesError:  # one account's bad data must not stop the others' rules
+        log.exception("prepaid rules: account %d not decided", context.row.account_id)
+        return None
+
+
 def run_rules(
     session: Session,
     *,
@@ -196,7 +206,7 @@ def run_rules(
     today = now.astimezone(resolve_zone(config.zone)).date()
     rows = repo.rules_accounts(session, utility_id=utility_id, wallet_code=WALLET_CODE, account_ids=account_ids)
     contexts = gather(session, rows, today=today)
-    decided = [(context, decide(context.facts, now, config)) for context in contexts]
+    decided = [(context, decision) for context in contexts if (decision := _decide(context, now, config))]
 
     wanting = [c.row.account_id for c, d in decided if d.relay_action is not RelayAction.NONE and c.can_switch_relay]
     issued = repo.command_keys_of_accounts(session, wanting, actor=RULES_ACTOR) if wanting else {}
