@@ -116,6 +116,20 @@ def relay_command(
     return command
 
 
+def command_for(
+    session: Session,
+    consumer: Consumer,
+    meter: Meter,
+    state: CommandState,
+    *,
+    at: datetime,
+    kind: CommandKind = CommandKind.RELAY_DISCONNECT,
+    actor: str = RULES_ACTOR,
+) -> Command:
+    """A relay command of the consumer's meter (a disconnection unless ``kind`` says otherwise)."""
+    return relay_command(session, meter.id, consumer.account.id, kind=kind, state=state, at=at, actor=actor)
+
+
 def enqueue(
     session: Session, request: RelayCommandRequest, at: datetime, *, state: CommandState = CommandState.QUEUED
 ) -> Command:

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from openprepaid.store.model import CommandKind, CommandState, MeterInstallation, PrepaidRulesState
+from openprepaid.store.model import CommandState, MeterInstallation, PrepaidRulesState
 from openprepaid.store.repository.prepaid_state import notices_of
 from openprepaid.wallet.rules import (
     EmergencyCreditConfig,
@@ -32,11 +32,11 @@ from tests.wallet.rules_service_world import (
     SETUP_AT,
     TUESDAY_NIGHT,
     WEDNESDAY_MORNING,
+    command_for,
     count_statements,
     enqueue,
     metered_consumer,
     pay,
-    relay_command,
     spend,
     without_relay,
 )
@@ -150,14 +150,7 @@ def test_kill_switch_stops_every_automatic_disconnection(db_session):
 def test_recharge_after_a_rules_disconnection_reconnects(db_session):
     books = make_books(db_session)
     consumer, meter = in_debt(db_session, books)
-    disconnect = relay_command(
-        db_session,
-        meter.id,
-        consumer.account.id,
-        kind=CommandKind.RELAY_DISCONNECT,
-        state=CommandState.CONFIRMED,
-        at=WEDNESDAY_MORNING,
-    )
+    disconnect = command_for(db_session, consumer, meter, CommandState.CONFIRMED, at=WEDNESDAY_MORNING)
     assert run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=1)).commands == []  # still owing
     pay(db_session, consumer, 20_000, WEDNESDAY_MORNING + timedelta(hours=2))
     result = run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=2, minutes=15))
@@ -172,14 +165,7 @@ def test_recharge_after_a_rules_disconnection_reconnects(db_session):
 def test_reconnection_after_half_the_dues_when_the_utility_says_so(db_session):
     books = make_books(db_session)
     consumer, meter = in_debt(db_session, books, owed=10_000)
-    relay_command(
-        db_session,
-        meter.id,
-        consumer.account.id,
-        kind=CommandKind.RELAY_DISCONNECT,
-        state=CommandState.CONFIRMED,
-        at=WEDNESDAY_MORNING,
-    )
+    command_for(db_session, consumer, meter, CommandState.CONFIRMED, at=WEDNESDAY_MORNING)
     # a fixed charge after the disconnection: the dues are those at the disconnection (₹100)
     spend(db_session, consumer, 1_000, WEDNESDAY_MORNING + timedelta(minutes=30))
     config = RulesConfig(
@@ -197,15 +183,7 @@ def test_reconnection_after_half_the_dues_when_the_utility_says_so(db_session):
 def test_an_operator_disconnection_is_not_reconnected_by_a_recharge(db_session):
     books = make_books(db_session)
     consumer, meter = in_debt(db_session, books)
-    relay_command(
-        db_session,
-        meter.id,
-        consumer.account.id,
-        kind=CommandKind.RELAY_DISCONNECT,
-        state=CommandState.CONFIRMED,
-        at=WEDNESDAY_MORNING,
-        actor="operator:asha",
-    )
+    command_for(db_session, consumer, meter, CommandState.CONFIRMED, at=WEDNESDAY_MORNING, actor="operator:asha")
     pay(db_session, consumer, 50_000, WEDNESDAY_MORNING + timedelta(hours=1))
     result = run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=2))
     assert result.commands == []
@@ -268,15 +246,7 @@ def test_idempotency_keys_are_stable_across_reruns_and_move_on_after_a_failure(d
 def test_an_operator_pending_command_is_neither_doubled_nor_cancelled(db_session):
     books = make_books(db_session)
     consumer, meter = in_debt(db_session, books)
-    relay_command(
-        db_session,
-        meter.id,
-        consumer.account.id,
-        kind=CommandKind.RELAY_DISCONNECT,
-        state=CommandState.QUEUED,
-        at=WEDNESDAY_MORNING,
-        actor="operator:asha",
-    )
+    command_for(db_session, consumer, meter, CommandState.QUEUED, at=WEDNESDAY_MORNING, actor="operator:asha")
     result = run(db_session, books, WEDNESDAY_MORNING)
     assert result.commands == [] and result.cancel_meter_ids == []
 
@@ -362,14 +332,7 @@ def test_a_replaced_meter_is_disconnected_again_under_a_new_key(db_session):
 def test_a_failed_reconnection_is_retried_under_the_next_key(db_session):
     books = make_books(db_session)
     consumer, meter = in_debt(db_session, books)
-    relay_command(
-        db_session,
-        meter.id,
-        consumer.account.id,
-        kind=CommandKind.RELAY_DISCONNECT,
-        state=CommandState.CONFIRMED,
-        at=WEDNESDAY_MORNING,
-    )
+    command_for(db_session, consumer, meter, CommandState.CONFIRMED, at=WEDNESDAY_MORNING)
     pay(db_session, consumer, 20_000, WEDNESDAY_MORNING + timedelta(hours=1))
     [reconnect] = run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=1, minutes=1)).commands
     enqueue(db_session, reconnect, WEDNESDAY_MORNING + timedelta(hours=1, minutes=30), state=CommandState.EXPIRED)

@@ -20,9 +20,9 @@ from tests.wallet.rules_service_world import (
     SETUP_AT,
     TUESDAY_NIGHT,
     WEDNESDAY_MORNING,
+    command_for,
     metered_consumer,
     pay,
-    relay_command,
     spend,
     without_relay,
 )
@@ -39,10 +39,8 @@ def owing(session, books, **kwargs):
     return consumer, meter
 
 
-def command(session, consumer, meter, state, *, at=EXHAUSTED_AT + timedelta(minutes=30), kind=None):
-    return relay_command(
-        session, meter.id, consumer.account.id, kind=kind or CommandKind.RELAY_DISCONNECT, state=state, at=at
-    )
+def command(session, consumer, meter, state, *, at=EXHAUSTED_AT + timedelta(minutes=30), **kwargs):
+    return command_for(session, consumer, meter, state, at=at, **kwargs)
 
 
 def gap_of(session, books, now=WEDNESDAY_MORNING, config=NO_EMERGENCY_CREDIT):
