@@ -305,12 +305,14 @@ def test_an_unreadable_stored_state_blocks_automatic_action(db_session):
     state = stored_state(db_session, consumer.account.id)
     assert state is not None
     state.emergency_credit = {"phase": "exhausted"}  # no episode: not a valid state
+    state.notice_state = ["not", "an", "object"]
     db_session.flush()
-    result = run(db_session, books, WEDNESDAY_MORNING)
+    result = run(db_session, books, WEDNESDAY_MORNING - timedelta(hours=23))  # same local day: no new mark
     assert result.evaluated == 1 and result.commands == []
     stored = stored_state(db_session, consumer.account.id)
     assert stored is not None and stored.emergency_credit["phase"] == "error"
     assert "stored state unreadable" in stored.emergency_credit["error"]
+    assert stored.notice_state["armed_for_recharge"] is not None
 
 
 def test_a_replaced_meter_is_disconnected_again_under_a_new_key(db_session):

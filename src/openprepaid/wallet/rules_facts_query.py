@@ -104,20 +104,28 @@ def relay_state_of(command: RelayCommandRow | None) -> RelayState:
     return RelayState.DISCONNECTED if command.kind is CommandKind.RELAY_DISCONNECT else RelayState.CONNECTED
 
 
+def _unreadable(reason: str) -> EmergencyCreditState:
+    return EmergencyCreditState(phase=EmergencyPhase.ERROR, error=f"stored state unreadable: {reason}"[:300])
+
+
 def stored_emergency_credit(row: RulesAccountRow) -> EmergencyCreditState:
-    if row.emergency_credit is None:
+    stored: object = row.emergency_credit
+    if stored is None:
         return EmergencyCreditState()
+    if not isinstance(stored, dict):
+        return _unreadable(f"expected an object, got {stored!r}")
     try:
-        return EmergencyCreditState.from_dict(row.emergency_credit)
+        return EmergencyCreditState.from_dict(stored)
     except InvalidFactsError as exc:
-        return EmergencyCreditState(phase=EmergencyPhase.ERROR, error=f"stored state unreadable: {exc}"[:300])
+        return _unreadable(str(exc))
 
 
 def _stored_notice_state(row: RulesAccountRow) -> NoticeState:
-    if row.notice_state is None:
+    stored: object = row.notice_state
+    if not isinstance(stored, dict):
         return NoticeState()
     try:
-        return NoticeState.from_dict(row.notice_state)
+        return NoticeState.from_dict(stored)
     except InvalidFactsError:
         return NoticeState()  # re-armed; the notice table's dedup keys still stop repeats
 

@@ -103,23 +103,15 @@ def _notice_row(context: AccountContext, decision: Decision, notice: Notice, now
     }
 
 
-def _state_unchanged(context: AccountContext, decision: Decision) -> bool:
-    """Only the balance and the time moved: the JSON columns need not be rewritten."""
-    return (
-        context.row.emergency_credit is not None
-        and not context.marks_added
-        and decision.emergency_credit == context.facts.emergency_credit
-        and decision.notice_state == context.facts.notice_state
-    )
-
-
 def _state_row(context: AccountContext, decision: Decision, now: datetime) -> dict[str, Any]:
-    if _state_unchanged(context, decision):
+    """The state to store; only the balance and the time when the JSON columns would not change."""
+    credit, notices = decision.emergency_credit.to_dict(), decision.notice_state.to_dict()
+    if not context.marks_added and credit == context.row.emergency_credit and notices == context.row.notice_state:
         return {"account_id": context.row.account_id, "last_balance_paise": context.balance_paise, "evaluated_at": now}
     return {
         "account_id": context.row.account_id,
-        "emergency_credit": decision.emergency_credit.to_dict(),
-        "notice_state": decision.notice_state.to_dict(),
+        "emergency_credit": credit,
+        "notice_state": notices,
         "last_balance_paise": context.balance_paise,
         "evaluated_at": now,
         "spend_marks": [mark.to_json() for mark in context.spend_marks],
