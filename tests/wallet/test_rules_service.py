@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from openprepaid.store.model import CommandState, MeterInstallation, PrepaidRulesState
+from openprepaid.store.model import AccountStatus, CommandState, MeterInstallation, PaymentMode, PrepaidRulesState
 from openprepaid.store.repository.prepaid_state import notices_of
 from openprepaid.wallet.rules import (
     EmergencyCreditConfig,
@@ -290,6 +290,23 @@ def test_only_the_given_accounts_are_evaluated(db_session):
     assert result.evaluated == 1 and [c.account_id for c in result.commands] == [first.account.id]
     count = db_session.execute(select(func.count()).select_from(PrepaidRulesState)).scalar_one()
     assert count == 1
+    assert run(db_session, books, WEDNESDAY_MORNING, account_ids=[]).evaluated == 0
+
+
+def test_postpaid_closed_and_other_utilities_accounts_are_not_evaluated(db_session):
+    books = make_books(db_session)
+    postpaid, _ = in_debt(db_session, books)
+    postpaid.account.payment_mode = PaymentMode.POSTPAID
+    closed, _ = in_debt(db_session, books)
+    closed.account.status = AccountStatus.CLOSED
+    other_books = make_books(db_session)
+    elsewhere, _ = in_debt(db_session, other_books)
+    prepaid, _ = in_debt(db_session, books)
+    db_session.flush()
+    ids = [postpaid.account.id, closed.account.id, elsewhere.account.id, prepaid.account.id]
+    for account_ids in (None, ids):
+        result = run(db_session, books, WEDNESDAY_MORNING, account_ids=account_ids)
+        assert result.evaluated == 1 and [c.account_id for c in result.commands] == [prepaid.account.id]
 
 
 def test_a_naive_now_is_refused(db_session):
