@@ -421,3 +421,13 @@ def test_an_account_with_invalid_facts_is_left_out_and_logged_not_the_others(db_
     assert result.evaluated == 1 and [c.account_id for c in result.commands] == [healthy.account.id]
     assert f"account {broken.account.id} skipped" in caplog.text
     assert stored_state(db_session, broken.account.id) is None
+
+
+def test_the_kill_switch_cancels_the_rules_pending_disconnections(db_session):
+    books = make_books(db_session)
+    _, meter = in_debt(db_session, books)
+    [command] = run(db_session, books, TUESDAY_NIGHT).commands
+    enqueue(db_session, command, TUESDAY_NIGHT)
+    stop = RulesConfig(emergency_credit=NO_EMERGENCY_CREDIT.emergency_credit, kill_switch_engaged=True)
+    result = run(db_session, books, TUESDAY_NIGHT + timedelta(minutes=15), stop)
+    assert result.commands == [] and result.cancel_meter_ids == [meter.id]
