@@ -94,6 +94,7 @@ def run(
     no_metrics: bool = typer.Option(False, "--no-metrics", help="no metrics endpoint"),
     max_sessions: int = typer.Option(64, "--max-sessions", min=1, help="meter sessions at once"),
     connections_per_s: float = typer.Option(20.0, "--connections-per-s", min=0.1, help="new sessions per second"),
+    min_gap_s: float = typer.Option(5.0, "--min-gap-s", min=0.0, help="seconds between two sessions to one meter"),
     system_title: str = typer.Option(DEFAULT_SYSTEM_TITLE.hex(), "--system-title", help="our 8-octet title, hex"),
     tick_s: float = typer.Option(60.0, "--tick-s", min=0.1, help="seconds between collection scheduling rounds"),
     command_poll_s: float = typer.Option(5.0, "--command-poll-s", min=0.1, help="seconds between command polls"),
@@ -101,7 +102,10 @@ def run(
 ) -> None:
     """Run the head-end against the meters registered in the database until Ctrl-C or SIGTERM."""
     throttle = ThrottleLimits(
-        max_sessions=max_sessions, connections_per_s=connections_per_s, burst=max(1, int(connections_per_s))
+        max_sessions=max_sessions,
+        connections_per_s=connections_per_s,
+        burst=max(1, int(connections_per_s)),
+        min_gap_s=min_gap_s,
     )
     config = HesServiceConfig(
         system_title=_system_title(system_title),
