@@ -41,7 +41,7 @@ from openprepaid.simulator.network import SimulatorNetworkError
 from openprepaid.simulator.runner import Simulation, SimulationConfig, start_simulation
 from openprepaid.store import migrate
 from openprepaid.store.engine import make_engine, make_session_factory
-from openprepaid.store.model import CommandKind, CommandState, InvocationCounter
+from openprepaid.store.model import CommandKind, CommandState, DailyReading, InvocationCounter
 from openprepaid.store.repository import reading as reading_repo
 from tests.hes.simulated_meters import HES_SYSTEM_TITLE, fleet_meters, register_fleet
 
@@ -243,7 +243,10 @@ async def test_a_killed_head_end_resumes_its_queue_and_reuses_no_invocation_coun
         # A first command over a clean link: the meter now knows the head-end's counters.
         first = (await queue.enqueue(CommandRequest(ids[meter_index], CommandKind.RELAY_DISCONNECT, "t", "1"))).command
         assert (await _wait_state(queue, first.id, {CommandState.CONFIRMED})).state is CommandState.CONFIRMED
-        # The second one is in flight when the process dies: the meter obeyed, its answer is still on the way.
+        # The start-up collection of that meter is over (its slow link must delay only the command) ...
+        await _until_collected(sessions, ids[meter_index])
+        # ... and the second command is in flight when the process dies: the meter obeyed, its answer
+        # is still on the way.
         simulation.fleet.faults.set_network(meter_index, NetworkFaults(latency_s=(0.5, 0.5)))
         second = (await queue.enqueue(CommandRequest(ids[meter_index], CommandKind.RELAY_RECONNECT, "t", "2"))).command
         meter = simulation.fleet.meter(meter_index)
@@ -283,6 +286,16 @@ async def _wait_state(queue: CommandQueue, command_id: int, states: set[CommandS
             if view.state in states:
                 return view
             await asyncio.sleep(0.1)
+
+
+async def _until_collected(sessions, meter_id: int) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(30):
+        while True:
+            with sessions() as session:
+                if session.scalar(select(DailyReading.meter_id).where(DailyReading.meter_id == meter_id).limit(1)):
+                    break
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # the billing job and the release that follow the daily profile
 
 
 def _next_counter(sessions, meter_id: int) -> int:  # type: ignore[no-untyped-def]
