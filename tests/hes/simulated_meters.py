@@ -8,16 +8,19 @@ missing), address (meter i on ``first_port + i``, or dial-in), and the secrets s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+import pytest
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openprepaid.keyvault import KeyVault, credential_context
 from openprepaid.meters.meter_types import METER_TYPES
 from openprepaid.simulator.meter_security import TEST_KEYS, TEST_PASSWORD, system_title_for
+from openprepaid.store import migrate
+from openprepaid.store.engine import make_engine
 from openprepaid.store.model import (
     CommMode,
     CredentialKind,
@@ -128,3 +131,18 @@ def register_fleet(
         ]
         session.execute(insert(MeterCredential), credentials)
     return ids
+
+
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated SQLite database for a module whose subject does not depend on the backend.
+
+    Use as ``migrated_engine = pytest.fixture(scope="module")(sqlite_engine)`` to run that module's
+    ``hes_sessions`` tests on SQLite only (the database paths run on both backends elsewhere).
+    """
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hes.sqlite3'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -34,10 +34,13 @@ from openprepaid.keyvault import KeyVault
 from openprepaid.simulator.meter_security import system_title_for
 from openprepaid.simulator.runner import Simulation, SimulationConfig, start_simulation
 from openprepaid.store.model import CommMode
-from tests.hes.simulated_meters import HES_SYSTEM_TITLE, SimulatedMeter, fleet_meters, register_fleet
+from tests.hes.simulated_meters import HES_SYSTEM_TITLE, SimulatedMeter, fleet_meters, register_fleet, sqlite_engine
 
 ZONE = ZoneInfo("Asia/Kolkata")
 VAULT = KeyVault(bytes(range(32)))
+# Dial-in does not depend on the database backend (its queries run on both backends
+# in test_push_listener.py and test_hes_end_to_end.py): SQLite only, to keep the suite short.
+migrated_engine = pytest.fixture(scope="module")(sqlite_engine)
 AARQ_LLS = bytes.fromhex(
     "6036A1090607608574050801018A0207808B0760857405080201AC0A80083132333435363738BE10040E01000000065F1F0400001E1DFFFF"
 )

@@ -39,10 +39,13 @@ from openprepaid.simulator.faults import NetworkFaults
 from openprepaid.simulator.meter_security import TEST_KEYS
 from openprepaid.simulator.runner import Simulation, SimulationConfig, start_simulation
 from openprepaid.store.model import Framing
-from tests.hes.simulated_meters import HES_SYSTEM_TITLE, fleet_meters, register_fleet
+from tests.hes.simulated_meters import HES_SYSTEM_TITLE, fleet_meters, register_fleet, sqlite_engine
 
 ZONE = ZoneInfo("Asia/Kolkata")
 VAULT = KeyVault(bytes(range(32)))
+# The session layer does not depend on the database backend (its queries run on both backends
+# in test_push_listener.py and test_hes_end_to_end.py): SQLite only, to keep the suite short.
+migrated_engine = pytest.fixture(scope="module")(sqlite_engine)
 SEED = 3  # meter 0 is a CT meter (no relay), meter 3 a one-phase whole-current meter
 CT_METER, RELAY_METER = 0, 3
 ENERGY = "1.0.1.8.0.255"
