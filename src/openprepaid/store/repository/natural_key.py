@@ -9,8 +9,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-# Keep each statement's bound parameters well under both backends' limits (SQLite: 32766).
-_MAX_PARAMS_PER_STATEMENT = 30_000
+_ROWS_PER_BATCH = 5_000
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -25,14 +24,11 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[Ma
     else:
         raise NotImplementedError(f"insert-or-ignore is not implemented for {dialect}")
     key_column = next(iter(table.primary_key.columns))
-    columns = len(rows[0])
-    chunk = max(1, _MAX_PARAMS_PER_STATEMENT // max(columns, 1))
+    # One cached single-row statement run as "insertmanyvalues" batches: compiling a multi-row VALUES
+    # clause for every call costs more than the insert itself. RETURNING yields only the rows actually
+    # inserted, on both backends (rowcount is not reliable for INSERT ... ON CONFLICT with every driver).
+    statement = insert(table).on_conflict_do_nothing().returning(key_column)
     inserted = 0
-    for start in range(0, len(rows), chunk):
-        # RETURNING yields only the rows actually inserted, on both backends (rowcount is not
-        # reliable for multi-row INSERT ... ON CONFLICT with every driver).
-        statement = (
-            insert(table).values(list(rows[start : start + chunk])).on_conflict_do_nothing().returning(key_column)
-        )
-        inserted += len(session.execute(statement).all())
+    for start in range(0, len(rows), _ROWS_PER_BATCH):
+        inserted += len(session.execute(statement, list(rows[start : start + _ROWS_PER_BATCH])).all())
     return inserted
