@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 import time
@@ -23,6 +24,7 @@ import typer
 from openprepaid.app import runtime
 from openprepaid.cli.context import settings_of
 from openprepaid.settings import Settings
+from openprepaid.simulator.errors import SimulatorError
 
 if TYPE_CHECKING:
     from openprepaid.demo.loop import DemoConfig, DemoLoop
@@ -36,7 +38,7 @@ def demo(
     meters: int = typer.Option(50, "--meters", min=2, max=5_000, help="meters in the township"),
     speed: float = typer.Option(600.0, "--speed", min=1.0, help="simulated seconds per real second (live mode)"),
     seed: int = typer.Option(1, "--seed", help="seed of the township, its consumption and its story"),
-    first_port: int = typer.Option(41000, "--port", help="TCP port of the first simulated meter"),
+    first_port: int = typer.Option(24000, "--port", help="TCP port of the first simulated meter"),
     start: datetime = typer.Option(DEFAULT_START, "--start", help="simulated start (ISO with offset)"),
     headless: bool = typer.Option(False, "--headless", help="run --days as fast as possible and write --report"),
     days: float = typer.Option(7.0, "--days", min=0.05, help="simulated days to run (headless)"),
@@ -53,6 +55,7 @@ def demo(
         typer.echo(f"error: the example tariffs are missing ({EXAMPLES_DIR})", err=True)
         raise typer.Exit(2)
     config = DemoConfig(meters=meters, seed=seed, start=start, first_port=first_port, tariffs_dir=EXAMPLES_DIR)
+    log_file = _log_to_file(settings)
     try:
         if headless:
             result = asyncio.run(_headless(settings, config, days))
@@ -63,9 +66,23 @@ def demo(
             typer.echo(text)
         else:
             asyncio.run(_live(settings, config, speed))
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"log: {log_file}", err=True)
+    except (ValueError, SimulatorError) as exc:
+        typer.echo(f"error: {exc} (is another demo running? try --port or another --data-dir)", err=True)
         raise typer.Exit(2) from exc
+
+
+def _log_to_file(settings: Settings) -> Path:
+    """The terminal shows the status (or the report); the head-end's and wallet's log goes to a file."""
+    path = settings.data_dir / "demo.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    return path
 
 
 async def _headless(settings: Settings, config: DemoConfig, days: float) -> dict[str, object]:

@@ -9,7 +9,6 @@ commands, which are confirmed only after the relay is read back. Time moves in s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -24,16 +23,15 @@ from sqlalchemy import select
 
 from openprepaid.app import Runtime
 from openprepaid.demo.clock import DemoTime, HeadEndClock
-from openprepaid.demo.fleet_host import DemoFleet, start_fleet
+from openprepaid.demo.fleet_host import DemoFleet, FleetProcess, build_demo_fleet
 from openprepaid.demo.scenarios import Story, write_story
 from openprepaid.demo.township import UTILITY_CODE, SeededMeter, seed_township
 from openprepaid.demo.wallet_step import PlannedRecharge, WalletStep
-from openprepaid.hes.collection_policy import CollectionJob, ScheduleConfig
+from openprepaid.hes.collection_policy import CollectionJob, CollectionPolicy, ScheduleConfig
 from openprepaid.hes.command_records import CommandRequest
 from openprepaid.hes.dlms_session import DlmsSessionFactory, VaultCredentials
 from openprepaid.hes.head_end import HeadEnd, HeadEndConfig, SessionDependencies, build_head_end
 from openprepaid.hes.throttle import ThrottleLimits
-from openprepaid.simulator.clock import to_epoch_s
 from openprepaid.store.model import Command, CommandKind, CommandState, Utility
 from openprepaid.wallet.rules import RulesConfig
 from openprepaid.wallet.rules.facts import RelayAction
@@ -86,6 +84,7 @@ class DemoLoop:
             self.demo_time.advance_to(saved)
         self.progress = Progress(now=self.demo_time.now())
         self.fleet: DemoFleet | None = None
+        self.child: FleetProcess | None = None
         self.head_end: HeadEnd | None = None
         self.wallet: WalletStep | None = None
         self.meters: list[SeededMeter] = []
@@ -122,19 +121,24 @@ class DemoLoop:
 
     async def start(self) -> None:
         config, rt = self.config, self.runtime
-        self.fleet = await start_fleet(
+        # The meters run in a child process (the other core); this one keeps an identical model of
+        # the fleet to register the meters and write the township's story.
+        self.fleet = build_demo_fleet(
+            meters=config.meters, seed=config.seed, start=config.start, first_port=config.first_port
+        )
+        self.child = await FleetProcess.start(
             meters=config.meters,
             seed=config.seed,
             start=config.start,
+            now=self.demo_time.now(),
             first_port=config.first_port,
-            demo_time=self.demo_time,
         )
         with rt.sessions.begin() as session:
             self.meters = seed_township(
                 session, rt.vault, meters=self.fleet.specs(), now=config.start, tariffs_dir=config.tariffs_dir
             )
         self.story = write_story(self.fleet.fleet, [m.account_id for m in self.meters], config.start)
-        self._replay_relay_states()
+        await self._replay_relay_states()
         self.wallet = WalletStep(rt.sessions, self._utility_id(), self.zone, RulesConfig(zone=str(self.zone)))
         self.wallet.open_books([m.account_id for m in self.meters])
         for planned in self.story.opening:
@@ -161,7 +165,11 @@ class DemoLoop:
 
         config = HeadEndConfig(
             throttle=ThrottleLimits(max_sessions=24, connections_per_s=5000, burst=5000, min_gap_s=0),
-            schedule=ScheduleConfig(),
+            # The demo reads block load every 8 h and the event logs once a day (production defaults: 4 h
+            # and 4 h) to fit a week of 200 meters in minutes; the wallet charges whatever arrives.
+            schedule=ScheduleConfig(
+                default=CollectionPolicy(block_load_every=timedelta(hours=8), events_every=timedelta(hours=24))
+            ),
             collection_workers=16,
             tick_s=NEVER_S,
             command_poll_s=NEVER_S,
@@ -179,9 +187,9 @@ class DemoLoop:
             offload=False,
         )
 
-    def _replay_relay_states(self) -> None:
+    async def _replay_relay_states(self) -> None:
         """On a rerun, the simulated meters restart connected: re-apply the relay commands they obeyed."""
-        assert self.fleet is not None
+        assert self.child is not None
         by_meter = {m.meter_id: index for index, m in enumerate(self.meters)}
         with self.runtime.sessions() as session:
             rows = session.execute(
@@ -197,8 +205,7 @@ class DemoLoop:
             if index is None or completed_at is None:
                 continue
             method = 1 if kind is CommandKind.RELAY_DISCONNECT else 2
-            meter = self.fleet.fleet.meter(index)
-            meter.schedule(to_epoch_s(completed_at), _relay_action(method))
+            await self.child.replay_relay(index, method, completed_at)
 
     async def close(self) -> None:
         self._stop.set()
@@ -207,8 +214,8 @@ class DemoLoop:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.head_end is not None:
             await self.head_end.throttle.close()
-        if self.fleet is not None:
-            await self.fleet.close()
+        if self.child is not None:
+            await self.child.close()
         self._save_state()
 
     # --- running ---------------------------------------------------------------------------------------
@@ -244,10 +251,12 @@ class DemoLoop:
         assert self.head_end is not None and self.wallet is not None and self.fleet is not None
         self.demo_time.advance_to(at)
         self.progress.now = at
-        self.fleet.fleet.advance(to_epoch_s(at))
+        assert self.child is not None
+        await self.child.advance(at)
         await self.head_end.scheduler.tick()
         await self.head_end.scheduler.drain()
-        self.progress.intervals_charged += self.wallet.charge_collected(at)
+        collected = self.wallet.charge_collected(at)
+        self.progress.intervals_charged += collected
         self._close_days(at)
         due = [r for r in self._pending_recharges if r.at <= at]
         for planned in due:
@@ -255,7 +264,11 @@ class DemoLoop:
             self.progress.recharges += 1
             self.progress.note(f"recharge ₹{planned.amount_paise / 100:,.2f} for account {planned.account_id}")
         self._pending_recharges = [r for r in self._pending_recharges if r.at > at]
-        await self._enforce(at)
+        # The rules run hourly (emergency credit and calendar deadlines are hour-scale) and at once
+        # after a recharge or a collection changed balances; due commands are executed every step.
+        if due or collected or at.minute == 0:
+            await self._enforce(at)
+        await self._run_commands()
         self.progress.steps += 1
         if self.progress.steps % 16 == 0:
             self._save_state()
@@ -315,14 +328,9 @@ class DemoLoop:
             )
             self.progress.commands_sent += 1
             self.progress.note(f"{kind.value} queued for meter {request.meter_id}: {request.reason}")
+
+    async def _run_commands(self) -> None:
+        assert self.head_end is not None
         confirmed = await self.head_end.worker.run_once()
         for view in confirmed:
             self.progress.note(f"{view.kind.value} for meter {view.meter_id}: {view.state.value}")
-
-
-def _relay_action(method: int) -> Callable[[object, int], None]:
-    def act(meter: object, _at: int) -> None:
-        with contextlib.suppress(Exception):  # a replayed relay state that the meter refuses changes nothing
-            meter.action(70, DISCONNECT_CONTROL, method, None)  # type: ignore[attr-defined]
-
-    return act

@@ -1,0 +1,83 @@
+"""The demo's acceptance in small: a short headless run over the whole loop, checked from the report.
+
+The full figure (7 days, 200 meters, under 3 minutes) is `openprepaid demo --headless --days 7
+--meters 200`; this runs the same code on 2 simulated days and 16 meters.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port_block(count: int) -> int:
+    """A base port below the ephemeral range with ``count`` free ports after it."""
+    for base in range(27000, 32000, 97):
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", port))
+                sockets.append(sock)
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    pytest.skip("no block of free ports")
+
+
+def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openprepaid", "--data-dir", str(tmp_path / "data"), "demo", *args],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+def test_two_days_of_the_prepaid_loop_hold_every_invariant(tmp_path):
+    port = _free_port_block(16)
+    report_path = tmp_path / "report.json"
+    done = _demo(tmp_path, "--headless", "--days", "2", "--meters", "16", "--port", str(port),
+                 "--report", str(report_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["meters"] == 16
+    assert report["intervals_stored"] > 0
+    assert report["intervals_charged"] == report["intervals_stored"]
+    assert report["intervals_charged_twice"] == 0
+    assert report["ledger_imbalance_paise"] == 0
+    assert report["balance_mismatch_accounts"] == 0
+    assert report["recharges"] >= 16
+    assert report["recharges_credited_twice"] == 0
+    assert report["disconnects_in_blocked_window"] == 0
+    assert report["disconnects_of_protected"] == 0
+    assert report["commands_confirmed_without_readback"] == 0
+    p99 = report["reconnect_after_recharge_p99_s"]
+    assert p99 is None or p99 <= 900
+
+    # A rerun resumes: the same township, no money moved twice, time goes on from where it stopped.
+    again = _demo(tmp_path, "--headless", "--days", "2.5", "--meters", "16", "--port", str(port),
+                  "--report", str(report_path))
+    assert again.returncode == 0, again.stderr[-3000:]
+    resumed = json.loads(report_path.read_text())
+    assert resumed["recharges_credited_twice"] == 0
+    assert resumed["intervals_charged_twice"] == 0
+    assert resumed["ledger_imbalance_paise"] == 0
+    assert resumed["intervals_charged"] == resumed["intervals_stored"] >= report["intervals_stored"]
+
+
+def test_a_demo_of_another_shape_in_the_same_data_dir_is_refused(tmp_path):
+    port = _free_port_block(4)
+    first = _demo(tmp_path, "--headless", "--days", "0.1", "--meters", "3", "--port", str(port))
+    assert first.returncode == 0, first.stderr[-3000:]
+    other = _demo(tmp_path, "--headless", "--days", "0.1", "--meters", "5", "--port", str(port))
+    assert other.returncode == 2
+    assert "another --data-dir" in other.stderr
