@@ -165,7 +165,7 @@ def test_recharge_after_a_rules_disconnection_reconnects(db_session):
 def test_reconnection_after_half_the_dues_when_the_utility_says_so(db_session):
     books = make_books(db_session)
     consumer, meter = in_debt(db_session, books, owed=10_000)
-    command_for(db_session, consumer, meter, CommandState.CONFIRMED, at=WEDNESDAY_MORNING)
+    disconnect = command_for(db_session, consumer, meter, CommandState.CONFIRMED, at=WEDNESDAY_MORNING)
     # a fixed charge after the disconnection: the dues are those at the disconnection (₹100)
     spend(db_session, consumer, 1_000, WEDNESDAY_MORNING + timedelta(minutes=30))
     config = RulesConfig(
@@ -173,11 +173,17 @@ def test_reconnection_after_half_the_dues_when_the_utility_says_so(db_session):
     )
     pay(db_session, consumer, 4_900, WEDNESDAY_MORNING + timedelta(hours=1))
     assert run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=1, minutes=1), config).commands == []
+    state = stored_state(db_session, consumer.account.id)  # the balance then is computed once, and kept
+    assert state is not None and state.disconnection == {"command_id": disconnect.id, "balance_paise": -10_000}
     pay(db_session, consumer, 100, WEDNESDAY_MORNING + timedelta(hours=2))
     [command] = run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=2, minutes=1), config).commands
     assert command.action is RelayAction.RECONNECT
     assert command.decision["reconnect"]["dues_at_disconnection_paise"] == 10_000
     assert command.decision["reconnect"]["paid_since_disconnection_paise"] == 5_000
+    enqueue(db_session, command, WEDNESDAY_MORNING + timedelta(hours=2, minutes=5), state=CommandState.CONFIRMED)
+    run(db_session, books, WEDNESDAY_MORNING + timedelta(hours=2, minutes=15), config)
+    state = stored_state(db_session, consumer.account.id)
+    assert state is not None and state.disconnection is None  # the relay is closed again
 
 
 def test_an_operator_disconnection_is_not_reconnected_by_a_recharge(db_session):

@@ -89,6 +89,14 @@ class AccountContext:
     marks_added: bool  # today's mark is new: the stored row must be rewritten
 
     @property
+    def disconnection_cache(self) -> dict[str, Any] | None:
+        """What the state row keeps about the open relay's disconnection (None while closed)."""
+        disconnection = self.facts.disconnection
+        if disconnection is None or self.confirmed is None or self.facts.relay is not RelayState.DISCONNECTED:
+            return None
+        return {"command_id": self.confirmed.id, "balance_paise": int(disconnection.balance_paise)}
+
+    @property
     def can_switch_relay(self) -> bool:
         return self.row.meter_id is not None and bool(self.row.meter_has_relay)
 
@@ -193,30 +201,49 @@ def _spend(
     return result
 
 
+def _cached_balance(row: RulesAccountRow, command: RelayCommandRow) -> int | None:
+    cached = row.disconnection
+    if not isinstance(cached, dict) or cached.get("command_id") != command.id:
+        return None
+    balance = cached.get("balance_paise")
+    return balance if isinstance(balance, int) and not isinstance(balance, bool) else None
+
+
 def _disconnections(
     session: Session, rows: Sequence[RulesAccountRow], confirmed: dict[int, RelayCommandRow]
 ) -> tuple[dict[int, Disconnection], dict[int, int]]:
-    """For accounts whose relay is open: the disconnection facts and the recharges made since."""
+    """For accounts whose relay is open: the disconnection facts and the recharges made since.
+
+    The balance then is computed once per disconnection (ledger replayed back to it) and cached
+    in the state row (``AccountContext.disconnection_cache``).
+    """
     since: dict[int, datetime] = {}
     commands: dict[int, RelayCommandRow] = {}
+    balances: dict[int, int] = {}
     for row in rows:
         command = None if row.meter_id is None else confirmed.get(row.meter_id)
         if command is not None and relay_state_of(command) is RelayState.DISCONNECTED:
             since[row.account_id] = command.completed_at or command.sent_at or command.created_at
             commands[row.account_id] = command
+            cached = _cached_balance(row, command)
+            if cached is not None:
+                balances[row.account_id] = cached
     if not since:
         return {}, {}
-    moved = repo.wallet_movement_since(session, since, wallet_code=WALLET_CODE)
+    unknown = {account_id: at for account_id, at in since.items() if account_id not in balances}
+    moved = repo.wallet_movement_since(session, unknown, wallet_code=WALLET_CODE)
+    for row in rows:
+        if row.account_id in unknown:
+            # consumer's view then = now + what the wallet was debited since (ledger sign)
+            balances[row.account_id] = balance_of(row) + moved.get(row.account_id, 0)
     credited = repo.wallet_credited_since(session, since)
-    balances = {row.account_id: balance_of(row) for row in rows}
     disconnections = {
         account_id: Disconnection(
             at=at,
             origin=DisconnectOrigin.PREPAID_RULES
             if commands[account_id].actor == RULES_ACTOR
             else DisconnectOrigin.OPERATOR,
-            # consumer's view then = now + what the wallet was debited since (ledger sign)
-            balance_paise=Paise(balances[account_id] + moved.get(account_id, 0)),
+            balance_paise=Paise(balances[account_id]),
         )
         for account_id, at in since.items()
     }

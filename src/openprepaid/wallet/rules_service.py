@@ -106,7 +106,13 @@ def _notice_row(context: AccountContext, decision: Decision, notice: Notice, now
 def _state_row(context: AccountContext, decision: Decision, now: datetime) -> dict[str, Any]:
     """The state to store; only the balance and the time when the JSON columns would not change."""
     credit, notices = decision.emergency_credit.to_dict(), decision.notice_state.to_dict()
-    if not context.marks_added and credit == context.row.emergency_credit and notices == context.row.notice_state:
+    disconnection = context.disconnection_cache
+    if (
+        not context.marks_added
+        and credit == context.row.emergency_credit
+        and notices == context.row.notice_state
+        and disconnection == context.row.disconnection
+    ):
         return {"account_id": context.row.account_id, "last_balance_paise": context.balance_paise, "evaluated_at": now}
     return {
         "account_id": context.row.account_id,
@@ -116,6 +122,7 @@ def _state_row(context: AccountContext, decision: Decision, now: datetime) -> di
         "evaluated_at": now,
         "spend_marks": [mark.to_json() for mark in context.spend_marks],
         "average_daily_spend_paise": context.average_daily_spend_paise,
+        "disconnection": disconnection,
     }
 
 

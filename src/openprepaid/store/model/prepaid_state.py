@@ -31,6 +31,8 @@ class PrepaidRulesState(Base):
     # spend between two marks = balance drop + credits in between; their average is cached beside.
     spend_marks: Mapped[list[Any]] = mapped_column(JSON)
     average_daily_spend_paise: Mapped[int | None]
+    # The open relay's disconnection, computed once: {"command_id", "balance_paise" (then)} (migration 0006).
+    disconnection: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Notice(Base):

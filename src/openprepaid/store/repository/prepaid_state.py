@@ -70,6 +70,7 @@ class RulesAccountRow:
     evaluated_at: datetime | None
     spend_marks: list[Any] | None
     average_daily_spend_paise: int | None
+    disconnection: dict[str, Any] | None  # cached {"command_id", "balance_paise"}
 
 
 @cache
@@ -96,6 +97,7 @@ def _accounts_statement(*, by_ids: bool) -> Select[*tuple[Any, ...]]:
             PrepaidRulesState.evaluated_at,
             PrepaidRulesState.spend_marks,
             PrepaidRulesState.average_daily_spend_paise,
+            PrepaidRulesState.disconnection,
         )
         .outerjoin(MeterInstallation, installation)
         .outerjoin(Meter, Meter.id == MeterInstallation.meter_id)
