@@ -21,8 +21,6 @@ import cProfile
 import json
 import os
 import pstats
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.hes.simulated_meters import HES_SYSTEM_TITLE, SimulatedMeter, register_fleet  # noqa: E402
+from bench.sim_process import peak_rss_mb, raise_file_limit, register_in_child, start_fleet, stop_fleets  # noqa: E402
 
 from openprepaid.bus.in_process import InProcessBus  # noqa: E402
 from openprepaid.hes.clock import SystemClock  # noqa: E402
@@ -47,55 +45,11 @@ from openprepaid.hes.invocation_counters import InvocationCounterStore  # noqa: 
 from openprepaid.hes.session import Association, MeterTarget  # noqa: E402
 from openprepaid.hes.targets import TargetDirectory  # noqa: E402
 from openprepaid.keyvault import KeyVault  # noqa: E402
-from openprepaid.store import migrate  # noqa: E402
 from openprepaid.store.engine import make_engine, make_session_factory  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Kolkata")
+HES_SYSTEM_TITLE = b"OPHES001"
 JOBS = (CollectionJob.BLOCK_LOAD, CollectionJob.DAILY, CollectionJob.EVENTS)
-FLEET_TYPES = """
-import json, sys
-from openprepaid.simulator.fleet import Fleet, FleetConfig
-fleet = Fleet(FleetConfig(size=int(sys.argv[1]), seed=int(sys.argv[2]), history_days=0, billing_history=False), 0)
-print(json.dumps([[m.serial, m.meter_type.code] for m in fleet]))
-"""
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def raise_file_limit(needed: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        target = hard if hard != resource.RLIM_INFINITY else needed
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, target), hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def fleet_meters(meters: int, seed: int) -> list[SimulatedMeter]:
-    """The fleet's (serial, type), computed in a child process so its models do not weigh on this one."""
-    out = subprocess.run(
-        [sys.executable, "-c", FLEET_TYPES, str(meters), str(seed)],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout
-    return [SimulatedMeter(serial, code) for serial, code in json.loads(out)]
-
-
-def start_fleet(meters: int, port: int, seed: int, data_dir: Path, extra: list[str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "openprepaid", "--data-dir", str(data_dir), "simulate"]
-    command += ["--meters", str(meters), "--port", str(port), "--history-days", "1", "--seed", str(seed), *extra]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("ready:"):
-        _, err = process.communicate(timeout=30)
-        raise SystemExit(f"the simulator did not start: {line!r}\n{err[-3000:]}")
-    print(f"# {line}", file=sys.stderr)
-    return process
 
 
 def expected_blocks(target: MeterTarget) -> int:
@@ -175,12 +129,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hes-fleet-") as tmp:
         data_dir = Path(tmp)
         url = args.database or f"sqlite:///{data_dir / 'hes.sqlite3'}"
-        migrate.upgrade(url)
-        engine = make_engine(url, pool_size=8, max_overflow=8) if not url.startswith("sqlite") else make_engine(url)
+        key = os.urandom(32)
+        ids = register_in_child(url, key, args.meters, args.port, args.seed)
+        engine = make_engine(url)
         sessions = make_session_factory(engine)
-        vault = KeyVault(os.urandom(32))
-        meters = fleet_meters(args.meters, args.seed)
-        ids = register_fleet(sessions, vault, meters, first_port=args.port)
+        vault = KeyVault(key)
         fleet = start_fleet(args.meters, args.port, args.seed, data_dir, [])
         try:
             profiler = cProfile.Profile() if args.profile else None
@@ -191,8 +144,7 @@ def main() -> None:
                 profiler.disable()
                 pstats.Stats(profiler).dump_stats(args.profile)
         finally:
-            fleet.terminate()
-            fleet.communicate(timeout=60)
+            stop_fleets([fleet])
             engine.dispose()
     figures = {
         "meters": args.meters,

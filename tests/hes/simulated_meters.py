@@ -97,7 +97,7 @@ def register_fleet(
                 "meter_type_id": type_ids[meter.type_code],
                 "serial": meter.serial,
                 "manufacturer_code": meter.serial[:3],
-                "system_title": system_title_for(meter.serial),
+                "system_title": system_title_for(meter.serial, meter.serial[:3]),
                 "comm_mode": comm_mode,
                 "host": host if comm_mode is CommMode.DIAL else None,
                 "port": first_port + index if comm_mode is CommMode.DIAL and first_port is not None else None,
