@@ -46,13 +46,24 @@ def main() -> None:
         elapsed = min(elapsed, time.perf_counter() - began)
     intervals = len(ends) * args.meters
     rate = intervals / elapsed
-    print(f"tariff {spec.code}: {intervals} intervals ({args.meters} meters × {args.days} days × 96) "
-          f"in {elapsed:.3f} s (fastest of {args.repeat}), {lines / intervals:.2f} lines/interval")
+    print(
+        f"tariff {spec.code}: {intervals} intervals ({args.meters} meters × {args.days} days × 96) "
+        f"in {elapsed:.3f} s (fastest of {args.repeat}), {lines / intervals:.2f} lines/interval"
+    )
     print(f"{rate:,.0f} intervals/s, {elapsed / intervals * 1e6:.2f} µs/interval")
-    print(json.dumps({"benchmark": "tariff_rating", "tariff": spec.code, "intervals": intervals,
-                      "seconds": round(elapsed, 4), "intervals_per_s": round(rate),
-                      "us_per_interval": round(elapsed / intervals * 1e6, 3),
-                      "lines_per_interval": round(lines / intervals, 3)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "tariff_rating",
+                "tariff": spec.code,
+                "intervals": intervals,
+                "seconds": round(elapsed, 4),
+                "intervals_per_s": round(rate),
+                "us_per_interval": round(elapsed / intervals * 1e6, 3),
+                "lines_per_interval": round(lines / intervals, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

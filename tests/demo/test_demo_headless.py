@@ -24,11 +24,12 @@ def _free_port_block(count: int) -> int:
         try:
             for port in range(base, base + count):
                 sock = socket.socket()
-                sock.bind(("127.0.0.1", port))
                 sockets.append(sock)
-            return base
+                sock.bind(("127.0.0.1", port))
         except OSError:
             continue
+        else:
+            return base
         finally:
             for sock in sockets:
                 sock.close()
