@@ -6,10 +6,9 @@ profile by range, disconnect / reconnect with output_state and control_state rea
 consumption stopping while the relay is open, a limiter trip in the control event log, an
 injected outage as events 101 / 102.
 
-``openprepaid dlms`` starts its invocation counter at 0 on every run (it has no option to carry
-it over), while a meter refuses a counter it has already accepted. Between two utility-settings
-(client 48) runs on the same meter the tests therefore ask the simulator to forget the counters
-(control op ``forget_counters``), as a meter does after a key change.
+Before a utility-settings (client 48) run, ``openprepaid dlms`` reads the meter's invocation
+counter object (0.0.43.1.0.255) over the public association and continues above it, so runs
+follow each other on one meter; ``--invocation-counter`` overrides it, and a reused one is refused.
 """
 
 from __future__ import annotations
@@ -100,14 +99,12 @@ def test_disconnect_then_reconnect(fleet: RunningFleet) -> None:
     assert value("set", meter, "0.0.17.0.0.255", "--attr", "4", "--value", "double-long-unsigned:0", *UTILITY) == (
         "success"
     )  # no limiter trips during the test
-    control(fleet, "forget_counters", "--meters", "1")
     assert act(meter, relay, "1") == "success"
     assert value("get", meter, relay, "--attr", "2", *READER) is False
     assert value("get", meter, relay, "--attr", "3", *READER) == 0  # disconnected
     before = value("get", meter, "1.0.1.8.0.255", *READER)
     time.sleep(1.0)  # ten simulated minutes
     assert value("get", meter, "1.0.1.8.0.255", *READER) == before  # nothing measured while open
-    control(fleet, "forget_counters", "--meters", "1")
     assert act(meter, relay, "2") == "success"
     assert value("get", meter, relay, "--attr", "2", *READER) is True
     assert value("get", meter, relay, "--attr", "3", *READER) == 1  # connected
@@ -148,3 +145,11 @@ def test_an_injected_outage_logs_power_fail_and_restore(fleet: RunningFleet) -> 
 def test_a_wrong_key_is_refused(fleet: RunningFleet) -> None:
     result = dlms("get", target(fleet, 0), "1.0.1.8.0.255", "--client", "48", "--ek", "00" * 16, "--ak", AK)
     assert result.exit_code == 1 and "error" in result.stderr
+
+
+def test_a_reused_invocation_counter_is_refused_by_the_meter(fleet: RunningFleet) -> None:
+    meter = target(fleet, 1)
+    relay = "0.0.96.3.10.255"
+    result = runner.invoke(app, ["dlms", "get", meter, relay, "--attr", "3", *UTILITY, "--invocation-counter", "0"])
+    assert result.exit_code == 1
+    assert "error:" in result.output

@@ -23,6 +23,7 @@ from openprepaid.cosem.date_time import CosemDateTime
 from openprepaid.cosem.errors import CosemError
 from openprepaid.cosem.obis import OBIS
 from openprepaid.cosem.security import AUTHENTICATED_ENCRYPTED, SecurityKeys
+from openprepaid.cosem.security_counter import InvocationCounter
 from openprepaid.cosem.xdlms_common import CosemAttributeDescriptor, CosemMethodDescriptor, DataAccessResult
 from openprepaid.cosem.xdlms_selective import RangeDescriptor
 from openprepaid.meters.catalogue import lookup
@@ -49,6 +50,7 @@ class Connection:
         hdlc: bool,
         server: int,
         timeout: float,
+        invocation_counter: int | None = None,
     ) -> None:
         host, _, port = target.rpartition(":")
         if not host or not port.isdigit():
@@ -58,6 +60,7 @@ class Connection:
         )
         self.settings = _settings(client, password, ek, ak, system_title)
         self.timeout = timeout
+        self.invocation_counter = invocation_counter
 
 
 def _hex(value: str, name: str, length: int) -> bytes:
@@ -106,13 +109,42 @@ def _obis(text: str) -> OBIS:
         raise typer.BadParameter(str(exc), param_hint="obis") from exc
 
 
+INVOCATION_COUNTER = CosemAttributeDescriptor(1, OBIS.parse("0.0.43.1.0.255"), 2)
+
+
+async def _next_invocation_counter(connection: Connection) -> int:
+    """The counter the meter expects next, read over the public association (IS 15959 meters publish the
+    utility-settings client's invocation counter in 0.0.43.1.0.255); a reused counter is refused."""
+    public = Endpoint(
+        connection.endpoint.host,
+        connection.endpoint.port,
+        client_sap=16,
+        server_address=connection.endpoint.server_address,
+        framing=connection.endpoint.framing,
+    )
+    async with await DlmsClient.connect(
+        public, ClientSettings(), connect_timeout_s=connection.timeout, response_timeout_s=connection.timeout
+    ) as meter:
+        value = await meter.get_value(INVOCATION_COUNTER)
+    if not isinstance(value, int):
+        raise TransportError(f"the meter's invocation counter is not a number: {value!r}")
+    return int(value) + 1
+
+
 def _run(connection: Connection, work: Callable[[DlmsClient], Awaitable[T]]) -> T:
     async def go() -> T:
+        counter = None
+        if connection.settings.protection is not None:
+            start = connection.invocation_counter
+            if start is None:
+                start = await _next_invocation_counter(connection)
+            counter = InvocationCounter(start)
         async with await DlmsClient.connect(
             connection.endpoint,
             connection.settings,
             connect_timeout_s=connection.timeout,
             response_timeout_s=connection.timeout,
+            invocation_counter=counter,
         ) as meter:
             return await work(meter)
 
@@ -144,6 +176,9 @@ HDLC = typer.Option(False, "--hdlc", help="HDLC framing instead of the TCP wrapp
 SERVER = typer.Option(1, "--server", help="server logical device address")
 TIMEOUT = typer.Option(30.0, "--timeout", help="seconds to wait for each answer")
 JSON = typer.Option(False, "--json", help="print JSON")
+COUNTER = typer.Option(
+    None, "--invocation-counter", min=0, help="client 48: first invocation counter (default: read it from the meter)"
+)
 
 
 @app.command()
@@ -163,9 +198,10 @@ def get(
     server: int = SERVER,
     timeout: float = TIMEOUT,
     as_json: bool = JSON,
+    invocation_counter: int | None = COUNTER,
 ) -> None:
     """Read one attribute (a profile by time range with --from/--to)."""
-    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout)
+    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout, invocation_counter)
     logical_name = _obis(obis)
     descriptor = CosemAttributeDescriptor(_class_of(logical_name, class_id), logical_name, attribute)
     access = None
@@ -200,9 +236,10 @@ def set_(
     server: int = SERVER,
     timeout: float = TIMEOUT,
     as_json: bool = JSON,
+    invocation_counter: int | None = COUNTER,
 ) -> None:
     """Write one attribute."""
-    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout)
+    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout, invocation_counter)
     logical_name = _obis(obis)
     descriptor = CosemAttributeDescriptor(_class_of(logical_name, class_id), logical_name, attribute)
     try:
@@ -235,9 +272,10 @@ def action(
     server: int = SERVER,
     timeout: float = TIMEOUT,
     as_json: bool = JSON,
+    invocation_counter: int | None = COUNTER,
 ) -> None:
     """Invoke a method (e.g. disconnect control 0.0.96.3.10.255 method 1 or 2)."""
-    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout)
+    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout, invocation_counter)
     logical_name = _obis(obis)
     descriptor = CosemMethodDescriptor(_class_of(logical_name, class_id), logical_name, method)
     try:
