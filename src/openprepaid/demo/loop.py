@@ -22,6 +22,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from openprepaid.app import Runtime
+from openprepaid.bus import subjects
+from openprepaid.bus.base import BusMessage
+from openprepaid.bus.in_process import InProcessBus
 from openprepaid.demo.clock import DemoTime, HeadEndClock
 from openprepaid.demo.fleet_host import DemoFleet, FleetProcess, build_demo_fleet
 from openprepaid.demo.scenarios import Story, write_story
@@ -91,6 +94,8 @@ class DemoLoop:
         self.story: Story | None = None
         self._pending_recharges: list[PlannedRecharge] = []
         self._closed_days: set[date] = set()
+        self._touched_meters: set[int] = set()
+        self._charge_all_once = True
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -146,6 +151,9 @@ class DemoLoop:
         now = self.demo_time.now()
         self._pending_recharges = [r for r in self.story.recharges if r.at > now]
         self.head_end = self._build_head_end()
+        # The wallet learns which meters delivered new intervals from the bus, as it would across nodes.
+        await rt.bus.subscribe(f"{subjects.BLOCK_READINGS}.*", self._readings_arrived, group="demo-wallet")
+        self._charge_all_once = True
         await self.head_end.worker.recover()
         self._tasks.append(asyncio.create_task(self.head_end.scheduler.run(self._stop)))
         self._save_state()
@@ -255,7 +263,14 @@ class DemoLoop:
         await self.child.advance(at)
         await self.head_end.scheduler.tick()
         await self.head_end.scheduler.drain()
-        collected = self.wallet.charge_collected(at)
+        if isinstance(self.runtime.bus, InProcessBus):
+            await self.runtime.bus.drain()
+        touched, self._touched_meters = self._touched_meters, set()
+        if self._charge_all_once:  # a resumed run: anything stored but not charged before the stop
+            self._charge_all_once = False
+            collected = self.wallet.charge_collected(at)
+        else:
+            collected = self.wallet.charge_collected(at, touched)
         self.progress.intervals_charged += collected
         self._close_days(at)
         due = [r for r in self._pending_recharges if r.at <= at]
@@ -273,6 +288,9 @@ class DemoLoop:
         if self.progress.steps % 16 == 0:
             self._save_state()
 
+    async def _readings_arrived(self, message: BusMessage) -> None:
+        self._touched_meters.add(int(message.subject.rsplit(".", 1)[1]))
+
     async def collect_everything(self) -> None:
         """An on-demand read of every meter's block load, daily profile and events, then charge it."""
         assert self.head_end is not None and self.wallet is not None
@@ -281,6 +299,9 @@ class DemoLoop:
         for meter in self.meters:
             scheduler.request(meter.meter_id, jobs, reason="end of the run")
         await scheduler.drain()
+        if isinstance(self.runtime.bus, InProcessBus):
+            await self.runtime.bus.drain()
+        self._touched_meters.clear()
         self.progress.intervals_charged += self.wallet.charge_collected(self.demo_time.now())
 
     def _close_days(self, at: datetime) -> None:

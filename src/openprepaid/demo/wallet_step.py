@@ -6,6 +6,7 @@ key, so a step run twice (a rerun after Ctrl-C, a crash) changes nothing the sec
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -46,12 +47,16 @@ class WalletStep:
     trueup: TrueUpPolicy = field(default_factory=TrueUpPolicy)
     recharge_policy: RechargePolicy = field(default_factory=RechargePolicy)
 
-    def charge_collected(self, now: datetime) -> int:
-        """Charge every stored interval not charged yet; returns how many were taken."""
+    def charge_collected(self, now: datetime, meter_ids: Collection[int] | None = None) -> int:
+        """Charge every stored interval not charged yet (of ``meter_ids``, when given); returns how many."""
+        if meter_ids is not None and not meter_ids:
+            return 0
         taken = 0
         while True:
             with self.sessions.begin() as session:
-                rows = uncharged_block_readings(session, limit=CHARGE_BATCH)
+                rows = uncharged_block_readings(
+                    session, meter_ids=None if meter_ids is None else list(meter_ids), limit=CHARGE_BATCH
+                )
                 if not rows:
                     return taken
                 result = charge_intervals(

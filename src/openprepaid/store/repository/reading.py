@@ -52,8 +52,11 @@ def count_block_intervals(session: Session, meter_id: int, start_at: datetime, e
     return int(session.execute(statement).scalar_one())
 
 
-def uncharged_block_readings(session: Session, *, limit: int = 50_000) -> list[BlockReading]:
-    """Stored block-load intervals that the wallet has not taken yet (no ``charge_interval`` row)."""
+def uncharged_block_readings(
+    session: Session, *, meter_ids: Sequence[int] | None = None, limit: int = 50_000
+) -> list[BlockReading]:
+    """Stored block-load intervals that the wallet has not taken yet (no ``charge_interval`` row),
+    of the given meters only when ``meter_ids`` is given (the primary key index then bounds the scan)."""
     charged = (
         select(ChargeInterval.meter_id)
         .where(
@@ -62,7 +65,8 @@ def uncharged_block_readings(session: Session, *, limit: int = 50_000) -> list[B
         )
         .exists()
     )
-    statement = (
-        select(BlockReading).where(~charged).order_by(BlockReading.meter_id, BlockReading.interval_end_at).limit(limit)
-    )
+    statement = select(BlockReading).where(~charged)
+    if meter_ids is not None:
+        statement = statement.where(BlockReading.meter_id.in_(sorted(set(meter_ids))))
+    statement = statement.order_by(BlockReading.meter_id, BlockReading.interval_end_at).limit(limit)
     return list(session.execute(statement).scalars())
