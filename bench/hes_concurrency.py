@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -107,6 +108,8 @@ async def hold_all(args: argparse.Namespace, sessions, vault: KeyVault, ids: lis
     async def watch() -> None:
         while not state.all_settled.is_set():
             await asyncio.sleep(2)
+            if args.gc:
+                gc.collect()
             state.rss_held_mb = max(state.rss_held_mb, current_rss_mb())
             print(f"# held {state.held}, ok {state.ok}, rss {current_rss_mb():.0f} MB", file=sys.stderr)
         state.rss_held_mb = max(state.rss_held_mb, current_rss_mb())
@@ -129,6 +132,7 @@ def main() -> None:
     parser.add_argument("--connect-burst", type=int, default=2_000, help="associations being opened at once")
     parser.add_argument("--timeout-s", type=float, default=120.0, help="connect and response timeout")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--gc", action="store_true", help="collect garbage cycles every 2 s while holding")
     args = parser.parse_args()
     limit = raise_file_limit(args.sessions + 1_024)
     with tempfile.TemporaryDirectory(prefix="hes-concurrency-") as tmp:
