@@ -250,3 +250,37 @@ async def test_dial_in_meters_are_collected_and_commanded_over_their_connection(
         view = await until_state(run, command.id, {CommandState.CONFIRMED, CommandState.FAILED})
         assert view.state is CommandState.CONFIRMED and int(run.meter(RELAY_METER).control_state) == 0
         assert dial_in.stats.connections == len(run.ids)  # one connection each, lent session after session
+
+
+class StubbornCore:
+    """A head-end core whose task swallows the first cancellation (as a channel close used to)."""
+
+    def __init__(self) -> None:
+        self.cancellations = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                self.cancellations += 1
+                if self.cancellations > 1:
+                    raise
+
+
+@pytest.mark.parametrize("how", ["stop", "cancel"])
+async def test_the_service_stops_even_when_the_core_ignores_stop_and_a_cancellation(how):
+    core = StubbornCore()
+    service = HesService(HesServiceConfig(shutdown_grace_s=0.1), head_end=core, registry=None)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    await asyncio.sleep(0.05)
+    if how == "stop":
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    else:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        assert stop.is_set()
+    assert core.cancellations == 2
