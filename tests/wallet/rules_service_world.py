@@ -63,6 +63,14 @@ def metered_consumer(
     return consumer, meter
 
 
+def unmetered_owing(session: Session, books: Books) -> Consumer:
+    """An account with no meter installed that recharged ₹100 and owes ₹20."""
+    consumer = make_consumer(session, books)
+    pay(session, consumer, 10_000, SETUP_AT)
+    spend(session, consumer, 12_000, SETUP_AT + timedelta(hours=1))
+    return consumer
+
+
 def without_relay(session: Session, meter: Meter) -> None:
     meter_type = session.get(MeterType, meter.meter_type_id)
     assert meter_type is not None

@@ -38,13 +38,13 @@ from tests.wallet.rules_service_world import (
     metered_consumer,
     pay,
     spend,
+    unmetered_owing,
     without_relay,
 )
 from tests.wallet.test_ledger_world import (
     assert_ledger_invariants,
     install_meter,
     make_books,
-    make_consumer,
     wallet_balance,
 )
 
@@ -271,9 +271,7 @@ def test_accounts_without_a_relay_or_a_meter_get_notices_but_no_command(db_sessi
     books = make_books(db_session)
     ct_consumer, ct_meter = in_debt(db_session, books)
     without_relay(db_session, ct_meter)
-    bare = make_consumer(db_session, books)
-    pay(db_session, bare, 10_000, SETUP_AT)
-    spend(db_session, bare, 12_000, SETUP_AT + timedelta(hours=1))
+    bare = unmetered_owing(db_session, books)
     result = run(db_session, books, WEDNESDAY_MORNING)
     assert result.evaluated == 2 and result.commands == [] and result.cancel_meter_ids == []
     # first evaluation: the crossings since the last recharge (30 %, 10 %, 0 %) and credit exhausted

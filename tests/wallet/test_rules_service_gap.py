@@ -24,9 +24,10 @@ from tests.wallet.rules_service_world import (
     metered_consumer,
     pay,
     spend,
+    unmetered_owing,
     without_relay,
 )
-from tests.wallet.test_ledger_world import make_books, make_consumer
+from tests.wallet.test_ledger_world import make_books
 
 Reason = EnforcementGapReason
 EXHAUSTED_AT = WEDNESDAY_MORNING - timedelta(hours=2)
@@ -124,9 +125,7 @@ def test_meters_without_a_relay_and_accounts_without_a_meter_are_in_the_gap(db_s
     books = make_books(db_session)
     ct_consumer, ct_meter = owing(db_session, books)
     without_relay(db_session, ct_meter)
-    bare = make_consumer(db_session, books)
-    pay(db_session, bare, 10_000, SETUP_AT)
-    spend(db_session, bare, 12_000, SETUP_AT + timedelta(hours=1))
+    bare = unmetered_owing(db_session, books)
     rows = gap_of(db_session, books)
     assert rows[ct_consumer.account.id].detail["meter_has_relay"] is False
     assert rows[ct_consumer.account.id].reason is Reason.NOT_ATTEMPTED
