@@ -18,6 +18,7 @@ import json
 import random
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -199,28 +200,32 @@ def _enqueue(
     typer.echo(_describe(view))
 
 
-@command_app.command("disconnect")
-def disconnect(
-    ctx: typer.Context,
-    meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
-    reason: str = typer.Option("operator request", "--reason", help="why (kept with the command)"),
-    deadline_min: int = typer.Option(120, "--deadline-min", min=1, help="expire if not confirmed by then"),
-    key: str | None = typer.Option(None, "--key", help="idempotency key: the same key never queues twice"),
-) -> None:
-    """Queue a relay disconnect; a running head-end sends it and confirms it by reading the relay back."""
-    _enqueue(ctx, meter, CommandKind.RELAY_DISCONNECT, reason, deadline_min, key)
+def _relay_command(kind: CommandKind, summary: str) -> Callable[..., None]:
+    def command(
+        ctx: typer.Context,
+        meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
+        reason: str = typer.Option("operator request", "--reason", help="why (kept with the command)"),
+        deadline_min: int = typer.Option(120, "--deadline-min", min=1, help="expire if not confirmed by then"),
+        key: str | None = typer.Option(None, "--key", help="idempotency key: the same key never queues twice"),
+    ) -> None:
+        _enqueue(ctx, meter, kind, reason, deadline_min, key)
+
+    command.__doc__ = summary
+    return command
 
 
-@command_app.command("reconnect")
-def reconnect(
-    ctx: typer.Context,
-    meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
-    reason: str = typer.Option("operator request", "--reason", help="why (kept with the command)"),
-    deadline_min: int = typer.Option(120, "--deadline-min", min=1, help="expire if not confirmed by then"),
-    key: str | None = typer.Option(None, "--key", help="idempotency key: the same key never queues twice"),
-) -> None:
-    """Queue a relay reconnect (the newest relay command of a meter supersedes older queued ones)."""
-    _enqueue(ctx, meter, CommandKind.RELAY_RECONNECT, reason, deadline_min, key)
+command_app.command("disconnect")(
+    _relay_command(
+        CommandKind.RELAY_DISCONNECT,
+        "Queue a relay disconnect; a running head-end sends it and confirms it by reading the relay back.",
+    )
+)
+command_app.command("reconnect")(
+    _relay_command(
+        CommandKind.RELAY_RECONNECT,
+        "Queue a relay reconnect (the newest relay command of a meter supersedes older queued ones).",
+    )
+)
 
 
 @command_app.command("status")

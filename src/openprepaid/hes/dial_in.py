@@ -239,7 +239,7 @@ class DialInListener:
         try:
             announcement = await self._announcement(channel)
             found = await self._identify(announcement, channel.peer)
-        except (TransportError, CosemError, InvalidPushError) as exc:
+        except (TransportError, CosemError, HesError) as exc:  # InvalidPushError is a HesError
             self.stats.refused += 1
             self._count("invalid")
             log.warning("dial-in from %s refused: %s", channel.peer, exc)
