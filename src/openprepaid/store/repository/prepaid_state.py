@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -374,13 +374,30 @@ _TOUCH_STATE = (
 )
 
 
+# PostgreSQL: one statement over arrays instead of a round trip per row.
+_TOUCH_STATE_PG = text(
+    "UPDATE prepaid_rules_state AS s SET last_balance_paise = d.balance, evaluated_at = d.at "
+    "FROM (SELECT unnest(CAST(:ids AS bigint[])) AS id, unnest(CAST(:balances AS bigint[])) AS balance, "
+    "unnest(CAST(:ats AS timestamptz[])) AS at) AS d WHERE s.account_id = d.id"
+)
+
+
 def touch_states(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Move only ``last_balance_paise`` and ``evaluated_at`` of existing state rows (no JSON rewritten)."""
     if not rows:
         return
+    ordered = sorted(rows, key=lambda row: int(row["account_id"]))
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = {
+            "ids": [int(row["account_id"]) for row in ordered],
+            "balances": [int(row["last_balance_paise"]) for row in ordered],
+            "ats": [row["evaluated_at"] for row in ordered],
+        }
+        session.connection().execute(_TOUCH_STATE_PG, arrays)
+        return
     params = [
         {"target_id": row["account_id"], "balance": row["last_balance_paise"], "at": row["evaluated_at"]}
-        for row in sorted(rows, key=lambda row: int(row["account_id"]))
+        for row in ordered
     ]
     session.connection().execute(_TOUCH_STATE, params)
 
