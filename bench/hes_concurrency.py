@@ -99,7 +99,8 @@ async def hold_all(args: argparse.Namespace, sessions, vault: KeyVault, ids: lis
                 await state.all_settled.wait()  # held until every other session is open (or failed)
             finally:
                 state.held -= 1
-                await opened.__aexit__(None, None, None)
+                async with gate:  # releases bounded like the opening (no 10,000 RLRQs in one instant)
+                    await opened.__aexit__(None, None, None)
         except Exception as exc:  # one meter's failure is counted, the benchmark goes on
             state.failures[type(exc).__name__] = state.failures.get(type(exc).__name__, 0) + 1
             if not state.all_settled.is_set():
