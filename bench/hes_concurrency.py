@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--association", type=int, choices=[32, 48], default=48)
     parser.add_argument("--port", type=int, default=11_000, help="meter i listens on PORT + i")
     parser.add_argument("--per-process", type=int, default=5_000, help="meters per simulator process")
-    parser.add_argument("--connect-burst", type=int, default=2_000, help="associations being opened at once")
+    parser.add_argument("--connect-burst", type=int, default=500, help="associations being opened at once")
     parser.add_argument("--timeout-s", type=float, default=120.0, help="connect and response timeout")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--gc", action="store_true", help="collect garbage cycles every 2 s while holding")
