@@ -71,7 +71,6 @@ from openprepaid.cosem.xdlms_common import (
     CosemAttributeDescriptor,
     CosemAttributeDescriptorWithSelection,
     CosemMethodDescriptor,
-    DataAccessResult,
     SelectiveAccess,
     invoke_id_and_priority,
 )
@@ -487,4 +486,3 @@ AARE_TAG_BYTE = 0x61
 RLRE_TAG_BYTE = 0x63
 # A meter may answer in clear with an exception-response, or push an unciphered data-notification.
 _CLEAR_ON_CIPHERED = frozenset((0xD8, 0x0F))
-_ = DataAccessResult  # re-exported for callers matching GetResult.result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -69,7 +69,3 @@ def status_lines(loop: DemoLoop, session: Session, zone: ZoneInfo) -> list[str]:
 def render(lines: list[str], *, tty: bool) -> str:
     text = "\n".join(lines)
     return CLEAR + text if tty else text + "\n"
-
-
-def describe_time(at: datetime, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%a %d %b %H:%M")

@@ -148,6 +148,8 @@ class DlmsSessionFactory:
         self._now = now
         # The meters' own counters: a reply older than the last accepted one is a replay.
         self._meter_guards: dict[tuple[int, int], ReplayGuard] = {}
+        # A profile's capture objects are fixed by the meter type: read once, not in every session.
+        self._columns_by_type: dict[int, dict[str, tuple[s.CaptureColumn, ...]]] = {}
 
     @contextlib.asynccontextmanager
     async def open(self, target: s.MeterTarget, association: s.Association) -> AsyncIterator[s.MeterSession]:
@@ -158,7 +160,8 @@ class DlmsSessionFactory:
             counter = BoundedInvocationCounter(reserved)
         guard = self._meter_guards.setdefault((target.meter_id, int(association)), ReplayGuard())
         client = await _guarded(self._connect(target, association, settings, counter, guard))
-        session = DlmsMeterSession(client, target, self._zone, self._now)
+        columns = self._columns_by_type.setdefault(target.meter_type_id, {})
+        session = DlmsMeterSession(client, target, self._zone, self._now, columns=columns)
         try:
             yield session
         finally:
@@ -216,12 +219,20 @@ class DlmsSessionFactory:
 class DlmsMeterSession:
     """One association with one meter, speaking the operations of ``hes.session.MeterSession``."""
 
-    def __init__(self, client: DlmsClient, target: s.MeterTarget, zone: ZoneInfo, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        client: DlmsClient,
+        target: s.MeterTarget,
+        zone: ZoneInfo,
+        now: Callable[[], datetime],
+        *,
+        columns: dict[str, tuple[s.CaptureColumn, ...]] | None = None,
+    ) -> None:
         self._client = client
         self._target = target
         self._zone = zone
         self._now = now
-        self._columns: dict[str, tuple[s.CaptureColumn, ...]] = {}
+        self._columns = columns if columns is not None else {}
 
     @property
     def bytes_sent(self) -> int:
