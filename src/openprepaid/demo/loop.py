@@ -19,7 +19,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
 
 from openprepaid.app import Runtime
 from openprepaid.bus import subjects
@@ -35,7 +34,8 @@ from openprepaid.hes.command_records import CommandRequest
 from openprepaid.hes.dlms_session import DlmsSessionFactory, VaultCredentials
 from openprepaid.hes.head_end import HeadEnd, HeadEndConfig, SessionDependencies, build_head_end
 from openprepaid.hes.throttle import ThrottleLimits
-from openprepaid.store.model import Command, CommandKind, CommandState, Utility
+from openprepaid.store.model import CommandKind
+from openprepaid.store.repository import loop_audit
 from openprepaid.wallet.rules import RulesConfig
 from openprepaid.wallet.rules.facts import RelayAction
 
@@ -160,7 +160,7 @@ class DemoLoop:
 
     def _utility_id(self) -> int:
         with self.runtime.sessions() as session:
-            return int(session.execute(select(Utility.id).where(Utility.code == UTILITY_CODE)).scalar_one())
+            return loop_audit.utility_id_by_code(session, UTILITY_CODE)
 
     def _build_head_end(self) -> HeadEnd:
         clock = HeadEndClock(self.demo_time)
@@ -200,14 +200,7 @@ class DemoLoop:
         assert self.child is not None
         by_meter = {m.meter_id: index for index, m in enumerate(self.meters)}
         with self.runtime.sessions() as session:
-            rows = session.execute(
-                select(Command.meter_id, Command.kind, Command.completed_at)
-                .where(
-                    Command.state == CommandState.CONFIRMED,
-                    Command.kind.in_([CommandKind.RELAY_DISCONNECT, CommandKind.RELAY_RECONNECT]),
-                )
-                .order_by(Command.completed_at)
-            ).all()
+            rows = loop_audit.confirmed_relay_commands(session)
         for meter_id, kind, completed_at in rows:
             index = by_meter.get(meter_id)
             if index is None or completed_at is None:

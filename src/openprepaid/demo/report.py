@@ -8,29 +8,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openprepaid.store.model import (
-    Account,
-    BlockReading,
-    Command,
-    CommandKind,
-    CommandState,
-    LedgerAccount,
-    LedgerTransaction,
-    Meter,
-    MeterType,
-    Payment,
-    PaymentStatus,
-    Posting,
-)
-from openprepaid.store.model.charge import ChargeInterval
+from openprepaid.store.model import Command, CommandKind, CommandState
+from openprepaid.store.repository import loop_audit
 from openprepaid.wallet.rules import RulesConfig, check_calendar
 from openprepaid.wallet.rules_service import enforcement_gap
 
 RULES_ACTOR = "prepaid-rules"
-RELAY_KINDS = (CommandKind.RELAY_DISCONNECT, CommandKind.RELAY_RECONNECT)
 
 
 def build_report(
@@ -43,54 +28,26 @@ def build_report(
     rules: RulesConfig,
     wall_seconds: float,
 ) -> dict[str, Any]:
-    window = (BlockReading.interval_end_at > start, BlockReading.interval_end_at <= end)
-    meters = session.execute(select(func.count()).select_from(Meter).where(Meter.utility_id == utility_id)).scalar_one()
-    periods = (
-        session.execute(
-            select(MeterType.capture_period_s)
-            .join(Meter, Meter.meter_type_id == MeterType.id)
-            .where(Meter.utility_id == utility_id)
-        )
-        .scalars()
-        .all()
-    )
     span_s = (end - start).total_seconds()
-    stored = session.execute(select(func.count()).select_from(BlockReading).where(*window)).scalar_one()
-    charge_window = (ChargeInterval.interval_end_at > start, ChargeInterval.interval_end_at <= end)
-    charged = session.execute(select(func.count()).select_from(ChargeInterval).where(*charge_window)).scalar_one()
-    twice = session.execute(
-        select(func.count()).select_from(
-            select(ChargeInterval.meter_id)
-            .where(*charge_window)
-            .group_by(ChargeInterval.meter_id, ChargeInterval.interval_end_at)
-            .having(func.count() > 1)
-            .subquery()
-        )
-    ).scalar_one()
-    disconnects = _relay_commands(session, CommandKind.RELAY_DISCONNECT)
+    charged, twice = loop_audit.intervals_charged(session, start, end)
+    disconnects = loop_audit.relay_commands(session, CommandKind.RELAY_DISCONNECT)
     auto = [c for c in disconnects if c.actor == RULES_ACTOR and c.state is CommandState.CONFIRMED]
-    protected_accounts = set(
-        session.execute(
-            select(Account.id).where(Account.utility_id == utility_id, Account.protected.is_(True))
-        ).scalars()
-    )
-    reconnects = _relay_commands(session, CommandKind.RELAY_RECONNECT)
+    protected_accounts = loop_audit.protected_account_ids(session, utility_id)
+    reconnects = loop_audit.relay_commands(session, CommandKind.RELAY_RECONNECT)
     verified = [c for c in reconnects if c.state is CommandState.CONFIRMED and c.readback]
     return {
-        "meters": meters,
+        "meters": loop_audit.meter_count(session, utility_id),
         "simulated_days": round(span_s / 86_400, 3),
-        "intervals_expected": int(sum(span_s // period for period in periods)),
-        "intervals_stored": stored,
+        "intervals_expected": int(
+            sum(span_s // period for period in loop_audit.capture_periods_s(session, utility_id))
+        ),
+        "intervals_stored": loop_audit.block_readings_stored(session, start, end),
         "intervals_charged": charged,
         "intervals_charged_twice": twice,
-        "ledger_imbalance_paise": int(
-            session.execute(select(func.coalesce(func.sum(Posting.amount_paise), 0))).scalar_one()
-        ),
-        "balance_mismatch_accounts": _balance_mismatches(session),
-        "recharges": session.execute(
-            select(func.count()).select_from(Payment).where(Payment.utility_id == utility_id)
-        ).scalar_one(),
-        "recharges_credited_twice": _recharges_credited_twice(session, utility_id),
+        "ledger_imbalance_paise": loop_audit.postings_total_paise(session),
+        "balance_mismatch_accounts": loop_audit.balance_mismatches(session),
+        "recharges": loop_audit.payment_count(session, utility_id),
+        "recharges_credited_twice": loop_audit.payments_credited_twice(session, utility_id),
         "disconnects_auto": len(auto),
         "disconnects_in_blocked_window": sum(
             1
@@ -114,58 +71,13 @@ def build_report(
     }
 
 
-def _relay_commands(session: Session, kind: CommandKind) -> list[Command]:
-    return list(session.execute(select(Command).where(Command.kind == kind).order_by(Command.id)).scalars())
-
-
-def _balance_mismatches(session: Session) -> int:
-    derived = (
-        select(Posting.ledger_account_id, func.sum(Posting.amount_paise).label("total"))
-        .group_by(Posting.ledger_account_id)
-        .subquery()
-    )
-    statement = (
-        select(func.count())
-        .select_from(LedgerAccount)
-        .outerjoin(derived, derived.c.ledger_account_id == LedgerAccount.id)
-        .where(LedgerAccount.balance_paise != func.coalesce(derived.c.total, 0))
-    )
-    return int(session.execute(statement).scalar_one())
-
-
-def _recharges_credited_twice(session: Session, utility_id: int) -> int:
-    """Payments whose credit appears in more than one ledger transaction (each recharge has one key)."""
-    refs = (
-        session.execute(
-            select(Payment.payment_ref).where(
-                Payment.utility_id == utility_id, Payment.status != PaymentStatus.REJECTED
-            )
-        )
-        .scalars()
-        .all()
-    )
-    twice = 0
-    for ref in refs:
-        count = session.execute(
-            select(func.count())
-            .select_from(LedgerTransaction)
-            .where(LedgerTransaction.idempotency_key == f"recharge:{utility_id}:{ref}")
-        ).scalar_one()
-        twice += count > 1
-    return twice
-
-
 def _reconnect_p99_s(session: Session, verified: list[Command]) -> float | None:
     """Simulated seconds from the recharge that allowed a reconnection to its verified relay close."""
     delays = []
     for command in verified:
         if command.account_id is None or command.completed_at is None:
             continue
-        paid_at = session.execute(
-            select(func.max(Payment.received_at)).where(
-                Payment.account_id == command.account_id, Payment.received_at <= command.created_at
-            )
-        ).scalar_one_or_none()
+        paid_at = loop_audit.last_payment_at(session, command.account_id, command.created_at)
         if paid_at is not None:
             delays.append((command.completed_at - paid_at).total_seconds())
     if not delays:
