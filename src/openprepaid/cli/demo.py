@@ -43,12 +43,17 @@ def demo(
     headless: bool = typer.Option(False, "--headless", help="run --days as fast as possible and write --report"),
     days: float = typer.Option(7.0, "--days", min=0.05, help="simulated days to run (headless)"),
     report: Path | None = typer.Option(None, "--report", help="JSON report file (headless)"),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="where the demo keeps its database, keys, log and resume state [default: ./data]"
+    ),
 ) -> None:
     """Run the prepaid loop on a simulated township: meters report, the server charges, relays follow the rules."""
     # The demo's parts load only when it runs: every other command starts faster without them.
     from openprepaid.demo.loop import DemoConfig  # noqa: PLC0415
 
     settings = settings_of(ctx)
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
     if start.tzinfo is None:
         raise typer.BadParameter("--start needs a UTC offset, e.g. 2026-11-02T00:00:00+05:30")
     if not EXAMPLES_DIR.is_dir():

@@ -266,17 +266,20 @@ class DemoLoop:
             collected = self.wallet.charge_collected(at, touched)
         self.progress.intervals_charged += collected
         self._close_days(at)
-        due = [r for r in self._pending_recharges if r.at <= at]
-        for planned in due:
-            self.wallet.pay(planned)
-            self.progress.recharges += 1
-            self.progress.note(f"recharge ₹{planned.amount_paise / 100:,.2f} for account {planned.account_id}")
-        self._pending_recharges = [r for r in self._pending_recharges if r.at > at]
-        # The rules run hourly (emergency credit and calendar deadlines are hour-scale) and at once
-        # after a recharge or a collection changed balances; due commands are executed every step.
-        if due or collected or at.minute == 0:
-            await self._enforce(at)
-        await self._run_commands()
+        # From the recharge to the relay's read-back, simulated time runs at wall-clock speed: the
+        # commands' timestamps (and the report's reconnect delay) show what the server really took.
+        with self.demo_time.flowing():
+            due = [r for r in self._pending_recharges if r.at <= at]
+            for planned in due:
+                self.wallet.pay(planned)
+                self.progress.recharges += 1
+                self.progress.note(f"recharge ₹{planned.amount_paise / 100:,.2f} for account {planned.account_id}")
+            self._pending_recharges = [r for r in self._pending_recharges if r.at > at]
+            # The rules run hourly (emergency credit and calendar deadlines are hour-scale) and at once
+            # after a recharge or a collection changed balances; due commands are executed every step.
+            if due or collected or at.minute == 0:
+                await self._enforce(at)
+            await self._run_commands()
         self.progress.steps += 1
         if self.progress.steps % 16 == 0:
             self._save_state()

@@ -83,4 +83,4 @@ def _reconnect_p99_s(session: Session, verified: list[Command]) -> float | None:
     if not delays:
         return None
     delays.sort()
-    return round(delays[min(len(delays) - 1, math.ceil(0.99 * len(delays)) - 1)], 1)
+    return round(delays[min(len(delays) - 1, math.ceil(0.99 * len(delays)) - 1)], 3)
