@@ -31,7 +31,14 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.sim_process import peak_rss_mb, raise_file_limit, register_in_child, start_fleet, stop_fleets  # noqa: E402
+from bench.sim_process import (  # noqa: E402
+    peak_rss_mb,
+    process_cpu_s,
+    raise_file_limit,
+    register_in_child,
+    start_fleet,
+    stop_fleets,
+)
 
 from openprepaid.bus.in_process import InProcessBus  # noqa: E402
 from openprepaid.hes.clock import SystemClock  # noqa: E402
@@ -139,7 +146,9 @@ def main() -> None:
             profiler = cProfile.Profile() if args.profile else None
             if profiler:
                 profiler.enable()
+            hes_cpu, sim_cpu = process_cpu_s(), process_cpu_s(fleet.pid)
             result = asyncio.run(collect_all(args, sessions, vault, ids))
+            hes_cpu, sim_cpu = process_cpu_s() - hes_cpu, process_cpu_s(fleet.pid) - sim_cpu
             if profiler:
                 profiler.disable()
                 pstats.Stats(profiler).dump_stats(args.profile)
@@ -153,6 +162,9 @@ def main() -> None:
         "complete_pct": round(100 * result["complete"] / args.meters, 2),
         "p99_session_ms": result["p99_session_ms"],
         "rss_mb": round(peak_rss_mb(), 1),
+        "hes_cpu_ms_per_meter": round(1000 * hes_cpu / args.meters, 2),
+        "sim_cpu_ms_per_meter": round(1000 * sim_cpu / args.meters, 2),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     print(
         f"# concurrency {args.concurrency}, batch {args.batch}, offload {args.offload}, open files {limit}, "

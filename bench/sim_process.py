@@ -48,6 +48,15 @@ def current_rss_mb() -> float:
     return 0.0
 
 
+def process_cpu_s(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process so far (this one by default), from /proc."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raise_file_limit(needed: int) -> int:
     """Raise the soft open-files limit towards ``needed`` (within the hard limit); returns the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

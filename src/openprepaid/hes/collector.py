@@ -16,6 +16,7 @@ network, protocol) ends the session; a job-level fault (object missing, bad data
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -80,8 +81,13 @@ def spans(start: datetime, end: datetime, step: timedelta) -> Iterator[tuple[dat
         cursor = upper
 
 
-def _iso(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _json(payload: Any) -> bytes:
+    """The bus's JSON, with date-times in ISO 8601 (converted by the encoder: no copy of every row)."""
+    return json.dumps(payload, separators=(",", ":"), default=_json_value).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ class _SnapshotProfile:
     kind: ProfileKind
     key: str
     subject: str
-    last_stored: Callable[..., datetime | None]
+    last_stored: Callable[[hes_repo.CollectionMarks], datetime | None]
     map_rows: Callable[..., list[dict[str, Any]]]
     store: Callable[..., int]
 
@@ -98,7 +104,7 @@ _DAILY = _SnapshotProfile(
     ProfileKind.DAILY,
     "captured_at",
     subjects.DAILY_READINGS,
-    hes_repo.last_daily_at,
+    lambda marks: marks.last_daily_at,
     profile_mapping.daily_rows,
     reading_repo.store_daily_readings,
 )
@@ -106,10 +112,21 @@ _BILLING = _SnapshotProfile(
     ProfileKind.BILLING,
     "billing_at",
     subjects.BILLING_READINGS,
-    hes_repo.last_billing_at,
+    lambda marks: marks.last_billing_at,
     profile_mapping.billing_rows,
     reading_repo.store_billing_readings,
 )
+
+
+_RESUMING = frozenset({CollectionJob.BLOCK_LOAD, CollectionJob.EVENTS, CollectionJob.DAILY, CollectionJob.BILLING})
+_Marks = hes_repo.CollectionMarks
+_NO_MARKS = hes_repo.CollectionMarks(None, None, None, {})
+
+
+def _begin(session: Session, *, meter_id: int, at: datetime, marks: bool) -> hes_repo.CollectionMarks:
+    """The meter is seen now; and (for jobs that resume from stored rows) where each profile and log resumes."""
+    hes_repo.mark_seen(session, meter_id, at)
+    return hes_repo.collection_marks(session, meter_id, EVENT_LOGS) if marks else _NO_MARKS
 
 
 class Collector:
@@ -146,18 +163,22 @@ class Collector:
         clock_drift_max_s: int = 30,
     ) -> CollectionReport:
         report = CollectionReport(target.meter_id, self._clock.now())
-        await self._db.run(lambda s: hes_repo.mark_seen(s, target.meter_id, report.started_at))
+        wanted = set(jobs)
+        # One unit of work before any job: the meter is seen, and where each profile and log resumes.
+        marks = await self._db.run(
+            partial(_begin, meter_id=target.meter_id, at=report.started_at, marks=bool(wanted & _RESUMING))
+        )
         handlers: dict[CollectionJob, Callable[[], Awaitable[None]]] = {
             CollectionJob.NAME_PLATE: lambda: self._name_plate(session, target, report),
             CollectionJob.CLOCK_CHECK: lambda: self._clock_check(session, target, report, clock_drift_max_s),
-            CollectionJob.BLOCK_LOAD: lambda: self._block_load(session, target, report),
-            CollectionJob.EVENTS: lambda: self._events(session, target, report),
-            CollectionJob.DAILY: lambda: self._daily(session, target, report),
-            CollectionJob.BILLING: lambda: self._billing(session, target, report),
+            CollectionJob.BLOCK_LOAD: lambda: self._block_load(session, target, report, marks),
+            CollectionJob.EVENTS: lambda: self._events(session, target, report, marks),
+            CollectionJob.DAILY: lambda: self._daily(session, target, report, marks),
+            CollectionJob.BILLING: lambda: self._billing(session, target, report, marks),
             CollectionJob.INSTANT: lambda: self._instant(session, target, report),
             CollectionJob.RELAY_STATE: lambda: self._relay_state(session, target, report),
         }
-        ordered = [job for job in JOB_ORDER if job in set(jobs)]
+        ordered = [job for job in JOB_ORDER if job in wanted]
         for position, job in enumerate(ordered):
             try:
                 await handlers[job]()
@@ -226,9 +247,11 @@ class Collector:
         self._scalers[key] = scalers
         return scalers
 
-    async def _block_load(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+    async def _block_load(
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks
+    ) -> None:
         scalers = await self._scalers_for(session, target, ProfileKind.BLOCK_LOAD)
-        last = await self._db.run(lambda s: reading_repo.last_block_interval_end(s, target.meter_id))
+        last = marks.last_block_end_at
         now = self._clock.now()
         period = timedelta(seconds=target.capture_period_s)
         # Selective access is by the clock column: with start stamps the last row's clock is end - period.
@@ -255,9 +278,11 @@ class Collector:
             last = report.last_block_end_at
             await self._publish_rows(subjects.BLOCK_READINGS, target.meter_id, "interval_end_at", rows)
 
-    async def _events(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+    async def _events(
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks
+    ) -> None:
         for event_log in EVENT_LOGS:
-            since = await self._db.run(partial(hes_repo.last_event_at, meter_id=target.meter_id, log=event_log))
+            since = marks.last_event_at.get(event_log)
             capture = await session.read_events(event_log, since)
             rows = profile_mapping.event_rows(
                 capture, meter_id=target.meter_id, log=event_log, source="log", received_at=self._clock.now()
@@ -268,14 +293,16 @@ class Collector:
                 self._stored("events", count, report)
                 await publish_events(self._bus, target.meter_id, rows, changes)
 
-    async def _daily(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+    async def _daily(self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks) -> None:
         report.last_daily_at = await self._snapshots(
-            session, target, report, _DAILY, backfill=self._max_backfill, read=session.read_daily
+            session, target, report, _DAILY, marks, backfill=self._max_backfill, read=session.read_daily
         )
 
-    async def _billing(self, session: MeterSession, target: MeterTarget, report: CollectionReport) -> None:
+    async def _billing(
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks
+    ) -> None:
         report.last_billing_at = await self._snapshots(
-            session, target, report, _BILLING, backfill=self._max_billing_backfill, read=session.read_billing
+            session, target, report, _BILLING, marks, backfill=self._max_billing_backfill, read=session.read_billing
         )
 
     async def _snapshots(
@@ -284,13 +311,14 @@ class Collector:
         target: MeterTarget,
         report: CollectionReport,
         profile: _SnapshotProfile,
+        marks: _Marks,
         *,
         backfill: timedelta,
         read: Callable[[datetime, datetime], Awaitable[ProfileCapture]],
     ) -> datetime | None:
         """Daily or billing snapshots newer than the newest stored; returns the newest now known."""
         scalers = await self._scalers_for(session, target, profile.kind)
-        last = await self._db.run(partial(profile.last_stored, meter_id=target.meter_id))
+        last = profile.last_stored(marks)
         now = self._clock.now()
         capture = await read(now - backfill if last is None else last, now)
         rows = profile.map_rows(capture, scalers, meter_id=target.meter_id, received_at=self._clock.now())
@@ -331,9 +359,11 @@ class Collector:
 
     async def _publish_rows(self, subject: str, meter_id: int, key: str, rows: Sequence[dict[str, Any]]) -> None:
         first, last = rows[0][key].isoformat(), rows[-1][key].isoformat()
-        payload = {"meter_id": meter_id, "rows": [_iso(row) for row in rows]}
-        await self._bus.publish_json(
-            subjects.for_meter(subject, meter_id), payload, msg_id=f"{subject}:{meter_id}:{first}:{last}:{len(rows)}"
+        payload = {"meter_id": meter_id, "rows": rows}
+        await self._bus.publish(
+            subjects.for_meter(subject, meter_id),
+            _json(payload),
+            msg_id=f"{subject}:{meter_id}:{first}:{last}:{len(rows)}",
         )
 
 
@@ -361,7 +391,7 @@ async def publish_events(
     """One message per event (id = its natural key, so a push and a log read publish it once)."""
     for row in rows:
         key = f"event:{meter_id}:{row['log']}:{row['occurred_at'].isoformat()}:{row['code']}"
-        await bus.publish_json(subjects.for_meter(subjects.METER_EVENTS, meter_id), _iso(row), msg_id=key)
+        await bus.publish(subjects.for_meter(subjects.METER_EVENTS, meter_id), _json(row), msg_id=key)
     for change in changes:
         state = "closed" if change.ended_at is not None else "opened"
         await bus.publish_json(

@@ -62,10 +62,7 @@ class CredentialStore:
 
     @staticmethod
     def _sealed(session: Session, meter_id: int, association: Association) -> dict[CredentialKind, bytes]:
-        found = {}
-        for kind in NEEDED[association]:
-            try:
-                found[kind] = meter_repo.get_credential(session, meter_id, int(association), kind)
-            except meter_repo.UnknownCredentialError as exc:
-                raise MissingCredentialError(str(exc)) from exc
-        return found
+        try:
+            return meter_repo.get_credentials(session, meter_id, int(association), NEEDED[association])
+        except meter_repo.UnknownCredentialError as exc:
+            raise MissingCredentialError(str(exc)) from exc

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from openprepaid.cosem.association_events import Authentication, ClientSettings
 from openprepaid.cosem.axdr import decode_data, encode_data
 from openprepaid.cosem.axdr_types import DataTag, Integer
-from openprepaid.cosem.date_time import CosemDateTime
+from openprepaid.cosem.date_time import DATE_TIME_LENGTH, CosemDateTime
 from openprepaid.cosem.errors import CosemError, SecurityError
 from openprepaid.cosem.obis import OBIS
 from openprepaid.cosem.security import AUTHENTICATED_ENCRYPTED, SecurityKeys
@@ -84,6 +84,28 @@ class DialInChannels(Protocol):
     async def take(self, system_title: bytes) -> ApduChannel | None: ...
 
     def give_back(self, system_title: bytes, channel: ApduChannel) -> None: ...
+
+
+_STAMPS: dict[tuple[bytes, ZoneInfo], Any] = {}
+_STAMPS_LIMIT = 8_192
+
+
+def _utc_stamp(octets: bytes, zone: ZoneInfo) -> Any:
+    """A 12-octet COSEM date-time as an aware UTC datetime (unchanged if it is not a complete one).
+
+    Memoised (bounded): a fleet's profile rows repeat the same interval stamps meter after meter."""
+    key = (octets, zone)
+    value = _STAMPS.get(key)
+    if value is None:
+        value = octets
+        with contextlib.suppress(CosemError):
+            stamp = CosemDateTime.from_bytes(octets)
+            if stamp.year is not None and stamp.hour is not None:
+                value = stamp.to_datetime(assume_tz=zone).astimezone(UTC)
+        if len(_STAMPS) >= _STAMPS_LIMIT:
+            _STAMPS.clear()
+        _STAMPS[key] = value
+    return value
 
 
 class BoundedInvocationCounter(InvocationCounter):
@@ -278,13 +300,11 @@ class DlmsMeterSession:
         return data if isinstance(data, bytes) else None
 
     def _to_utc(self, value: Any) -> Any:
-        if isinstance(value, bytes) and len(value) == 12:
-            try:
-                stamp = CosemDateTime.from_bytes(value)
-            except CosemError:
-                return value
-            if stamp.year is not None and stamp.hour is not None:
-                return stamp.to_datetime(assume_tz=self._zone).astimezone(UTC)
+        kind = type(value)
+        if kind is int or kind is float or value is None:  # the common case: plain numbers of a profile row
+            return value
+        if kind is bytes and len(value) == DATE_TIME_LENGTH:
+            return _utc_stamp(value, self._zone)
         return native_value(value)
 
     def _range(self, from_at: datetime, to_at: datetime, restricting: s.CaptureColumn | None = None) -> SelectiveAccess:
@@ -311,7 +331,8 @@ class DlmsMeterSession:
     async def _profile(self, obis: str, access: SelectiveAccess | None) -> s.ProfileCapture:
         columns = await self._capture_columns(obis)
         rows = await self._get(PROFILE_CLASS, obis, 2, access)
-        converted = tuple(tuple(self._to_utc(value) for value in row) for row in rows)
+        to_utc = self._to_utc
+        converted = tuple(tuple(map(to_utc, row)) for row in rows)
         return s.ProfileCapture(columns=columns, rows=converted)
 
     # --- MeterSession ----------------------------------------------------------------------------------

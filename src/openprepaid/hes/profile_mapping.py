@@ -138,36 +138,80 @@ def block_rows(
     index = _index(capture.columns)
     clock = _clock_position(index)
     shift = timedelta(seconds=capture_period_s) if stamp == "start" else timedelta(0)
+    imported, exported, apparent = (_Column(index, obis, scalers) for obis in BLOCK_FIELDS)
+    voltage = _Column(index, "1.0.12.27.0.255", scalers)
+    current = _Column(index, "1.0.11.27.0.255", scalers)
+    phase_voltages = [_Column(index, obis, scalers) for obis in PHASE_VOLTAGES]
+    phase_currents = [_Column(index, obis, scalers) for obis in PHASE_CURRENTS]
     rows = []
     for row in _checked_rows(capture):
-
-        def value(obis: str, row: Sequence[CosemValue] = row) -> CosemValue:
-            position = index.get((obis, 2))
-            return None if position is None else row[position]
-
-        energies = {name: energy_wh(value(obis), obis, scalers) for obis, name in BLOCK_FIELDS.items()}
-        if energies["import_wh"] is None:
+        import_wh = imported.energy(row)
+        if import_wh is None:
             raise ProfileMappingError("block load row without import energy 1.0.1.29.0.255")
-        voltage = quantity(value("1.0.12.27.0.255"), "1.0.12.27.0.255", scalers)
-        if voltage is None:
-            voltage = _mean([quantity(value(obis), obis, scalers) for obis in PHASE_VOLTAGES])
-        current = quantity(value("1.0.11.27.0.255"), "1.0.11.27.0.255", scalers)
-        if current is None:
-            current = _mean([quantity(value(obis), obis, scalers) for obis in PHASE_CURRENTS])
+        volts = voltage.quantity(row)
+        if volts is None:
+            volts = _mean([column.quantity(row) for column in phase_voltages])
+        amps = current.quantity(row)
+        if amps is None:
+            amps = _mean([column.quantity(row) for column in phase_currents])
         rows.append(
             {
                 "meter_id": meter_id,
                 "interval_end_at": _stamp(row, clock, "block load clock") + shift,
                 "capture_period_s": capture_period_s,
-                "import_wh": energies["import_wh"],
-                "export_wh": energies["export_wh"] or 0,
-                "apparent_vah": energies["apparent_vah"] or 0,
-                "avg_voltage_v": voltage,
-                "avg_current_a": current,
+                "import_wh": import_wh,
+                "export_wh": exported.energy(row) or 0,
+                "apparent_vah": apparent.energy(row) or 0,
+                "avg_voltage_v": volts,
+                "avg_current_a": amps,
                 "received_at": received_at,
             }
         )
     return rows
+
+
+class _Column:
+    """One register column of a capture with its scaler: plain integers (the usual case) are scaled with
+    integer arithmetic, giving exactly what ``energy_wh`` / ``quantity`` give; anything else goes their way."""
+
+    __slots__ = ("obis", "position", "scaler", "scalers")
+
+    def __init__(self, index: Mapping[tuple[str, int], int], obis: str, scalers: Scalers) -> None:
+        self.obis = obis
+        self.position = index.get((obis, 2))
+        self.scalers = scalers
+        unit = scalers.get(obis)
+        self.scaler = unit.scaler if unit else 0
+        if not -_FAST_SCALER_LIMIT <= self.scaler <= _FAST_SCALER_LIMIT:
+            self.scaler = None  # type: ignore[assignment]
+
+    def _value(self, row: Sequence[CosemValue]) -> CosemValue:
+        return None if self.position is None else row[self.position]
+
+    def energy(self, row: Sequence[CosemValue]) -> int | None:
+        value, scaler = self._value(row), self.scaler
+        if type(value) is not int or scaler is None:
+            return energy_wh(value, self.obis, self.scalers)
+        wh: int
+        if scaler >= 0:
+            wh = value * 10**scaler
+        else:  # half-up (ties away from zero), as Decimal.quantize(ROUND_HALF_UP)
+            whole, rest = divmod(abs(value), 10**-scaler)
+            whole += 2 * rest >= 10**-scaler
+            wh = whole if value >= 0 else -whole
+        if abs(wh) > MAX_ENERGY_WH:
+            raise ProfileMappingError(f"{self.obis}: {wh} Wh is out of range")
+        return wh
+
+    def quantity(self, row: Sequence[CosemValue]) -> float | None:
+        value, scaler = self._value(row), self.scaler
+        if type(value) is not int or scaler is None:
+            return quantity(value, self.obis, self.scalers)
+        # int / int and float(int) are correctly rounded, like float() of the exact Decimal
+        return float(value * 10**scaler) if scaler >= 0 else value / 10**-scaler
+
+
+_FAST_SCALER_LIMIT = 20
 
 
 def _totals(row: Sequence[CosemValue], index: Mapping[tuple[str, int], int], scalers: Scalers) -> dict[str, int]:

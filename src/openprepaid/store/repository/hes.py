@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import (
@@ -74,20 +75,21 @@ def mark_seen(session: Session, meter_id: int, at: datetime, *, firmware: str | 
 
 
 def reserve_invocation_counters(session: Session, meter_id: int, client_sap: int, count: int, now: datetime) -> int:
-    """Reserve ``count`` consecutive counters; returns the first. Commit before using any of them."""
+    """Reserve ``count`` consecutive counters; returns the first. Commit before using any of them.
+
+    One statement: ``INSERT ... ON CONFLICT (meter_id, client_sap) DO UPDATE SET next_value =
+    next_value + count RETURNING next_value`` (the first reservation creates the row)."""
     if count < 1:
         raise ValueError("reserve at least one counter")
-    insert_ignoring_duplicates(
-        session,
-        InvocationCounter.__table__,  # type: ignore[arg-type]
-        [{"meter_id": meter_id, "client_sap": client_sap, "next_value": FIRST_INVOCATION_COUNTER, "updated_at": now}],
+    table = InvocationCounter.__table__
+    insert: Any = _upsert_insert(session)
+    statement = insert(table).values(
+        meter_id=meter_id, client_sap=client_sap, next_value=FIRST_INVOCATION_COUNTER + count, updated_at=now
     )
-    statement = (
-        update(InvocationCounter)
-        .where(InvocationCounter.meter_id == meter_id, InvocationCounter.client_sap == client_sap)
-        .values(next_value=InvocationCounter.next_value + count, updated_at=now)
-        .returning(InvocationCounter.next_value)
-    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.meter_id, table.c.client_sap],
+        set_={"next_value": table.c.next_value + count, "updated_at": statement.excluded.updated_at},
+    ).returning(table.c.next_value)
     after = int(session.execute(statement).scalar_one())
     first = after - count
     if after - 1 > MAX_INVOCATION_COUNTER:
@@ -95,6 +97,15 @@ def reserve_invocation_counters(session: Session, meter_id: int, client_sap: int
             f"meter {meter_id} client {client_sap}: invocation counter exhausted; change the keys"
         )
     return first
+
+
+def _upsert_insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"upsert is not implemented for {dialect}")
 
 
 def raise_invocation_counter_floor(
@@ -196,19 +207,41 @@ def _max_by_meter(session: Session, meter_col: Any, value_col: Any, meter_ids: S
     return {int(meter): value for meter, value in session.execute(statement) if value is not None}
 
 
-def last_daily_at(session: Session, meter_id: int) -> datetime | None:
-    statement = select(func.max(DailyReading.captured_at)).where(DailyReading.meter_id == meter_id)
-    return session.execute(statement).scalar_one_or_none()
+@dataclass(frozen=True, slots=True)
+class CollectionMarks:
+    """Where a collection of one meter resumes: the newest stored row of each profile and event log."""
+
+    last_block_end_at: datetime | None
+    last_daily_at: datetime | None
+    last_billing_at: datetime | None
+    last_event_at: Mapping[int, datetime | None]
 
 
-def last_billing_at(session: Session, meter_id: int) -> datetime | None:
-    statement = select(func.max(BillingReading.billing_at)).where(BillingReading.meter_id == meter_id)
-    return session.execute(statement).scalar_one_or_none()
+def collection_marks(session: Session, meter_id: int, event_logs: Sequence[int]) -> CollectionMarks:
+    """All of a meter's resume points in one statement (a scalar subquery per profile and log)."""
+    logs = tuple(event_logs)
+    statement = _MARKS_STATEMENTS.get(logs)
+    if statement is None:  # built once per set of logs: constructing it costs more than running it
+        statement = _MARKS_STATEMENTS[logs] = _marks_statement(logs)
+    row = session.execute(statement, {"meter_id": meter_id}).one()
+    return CollectionMarks(row[0], row[1], row[2], dict(zip(logs, row[3:], strict=True)))
 
 
-def last_event_at(session: Session, meter_id: int, log: int) -> datetime | None:
-    statement = select(func.max(MeterEvent.occurred_at)).where(MeterEvent.meter_id == meter_id, MeterEvent.log == log)
-    return session.execute(statement).scalar_one_or_none()
+def _marks_statement(logs: tuple[int, ...]) -> Any:
+    meter_id: Any = bindparam("meter_id")
+
+    def newest(column: Any, *where: Any) -> Any:
+        return select(func.max(column)).where(*where).scalar_subquery()
+
+    return select(
+        newest(BlockReading.interval_end_at, BlockReading.meter_id == meter_id),
+        newest(DailyReading.captured_at, DailyReading.meter_id == meter_id),
+        newest(BillingReading.billing_at, BillingReading.meter_id == meter_id),
+        *(newest(MeterEvent.occurred_at, MeterEvent.meter_id == meter_id, MeterEvent.log == log) for log in logs),
+    )
+
+
+_MARKS_STATEMENTS: dict[tuple[int, ...], Any] = {}
 
 
 # --- outages ---------------------------------------------------------------------------------------

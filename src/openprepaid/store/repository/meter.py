@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -44,6 +45,26 @@ def get_credential(session: Session, meter_id: int, client_sap: int, kind: Crede
     if sealed is None:
         raise UnknownCredentialError(f"meter {meter_id} has no {kind.value} for client {client_sap}")
     return sealed
+
+
+def get_credentials(
+    session: Session, meter_id: int, client_sap: int, kinds: Sequence[CredentialKind]
+) -> dict[CredentialKind, bytes]:
+    """The sealed secrets of ``kinds`` for one association, in one query; any missing one is an error."""
+    if not kinds:
+        return {}
+    rows = session.execute(
+        select(MeterCredential.kind, MeterCredential.sealed).where(
+            MeterCredential.meter_id == meter_id,
+            MeterCredential.client_sap == client_sap,
+            MeterCredential.kind.in_(list(kinds)),
+        )
+    )
+    found = {CredentialKind(kind): sealed for kind, sealed in rows}
+    for kind in kinds:
+        if kind not in found:
+            raise UnknownCredentialError(f"meter {meter_id} has no {kind.value} for client {client_sap}")
+    return found
 
 
 def meter_by_system_title(session: Session, system_title: bytes) -> Meter | None:
