@@ -126,7 +126,7 @@ async def _live(settings: Settings, config: DemoConfig, speed: float) -> None:
     async with runtime(settings) as rt:
         loop = DemoLoop(rt, config, settings.zone)
         stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with suppress(NotImplementedError, RuntimeError):
                 asyncio.get_running_loop().add_signal_handler(signum, stop.set)
         typer.echo(
@@ -143,7 +143,9 @@ async def _live(settings: Settings, config: DemoConfig, speed: float) -> None:
         def show(current: DemoLoop) -> None:
             if current.progress.steps % 4 == 0:
                 with rt.sessions() as session:
-                    sys.stdout.write(render(status_lines(current, session, settings.zone), tty=tty))
+                    sys.stdout.write(
+                        render(status_lines(current, session, settings.zone, data_dir=str(settings.data_dir)), tty=tty)
+                    )
                     sys.stdout.flush()
 
         runner = asyncio.create_task(

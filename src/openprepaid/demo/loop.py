@@ -63,6 +63,7 @@ class Progress:
     """What the live view shows; everything else is read from the database."""
 
     now: datetime
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     steps: int = 0
     recharges: int = 0
     commands_sent: int = 0
@@ -71,7 +72,7 @@ class Progress:
     recent: list[str] = field(default_factory=list)
 
     def note(self, line: str) -> None:
-        self.recent.append(f"{self.now:%a %d %b %H:%M} UTC  {line}")
+        self.recent.append(f"{self.now.astimezone(self.zone):%a %d %b %H:%M}  {line}")
         del self.recent[:-8]
 
 
@@ -85,7 +86,7 @@ class DemoLoop:
         self.demo_time = DemoTime(config.start)
         if saved is not None:
             self.demo_time.advance_to(saved)
-        self.progress = Progress(now=self.demo_time.now())
+        self.progress = Progress(now=self.demo_time.now(), zone=zone)
         self.fleet: DemoFleet | None = None
         self.child: FleetProcess | None = None
         self.head_end: HeadEnd | None = None
@@ -120,7 +121,10 @@ class DemoLoop:
             "now": self.demo_time.now().isoformat(),
         }
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        self.state_path.write_text(json.dumps(state), encoding="utf-8")
+        # Written after every step, atomically: a killed demo resumes at the last step it finished.
+        partial = self.state_path.with_suffix(".tmp")
+        partial.write_text(json.dumps(state), encoding="utf-8")
+        partial.replace(self.state_path)
 
     # --- start and stop ------------------------------------------------------------------------------
 
@@ -281,8 +285,7 @@ class DemoLoop:
                 await self._enforce(at)
             await self._run_commands()
         self.progress.steps += 1
-        if self.progress.steps % 16 == 0:
-            self._save_state()
+        self._save_state()
 
     async def _readings_arrived(self, message: BusMessage) -> None:
         self._touched_meters.add(int(message.subject.rsplit(".", 1)[1]))

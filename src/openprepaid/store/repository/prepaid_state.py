@@ -435,3 +435,10 @@ def notices_of(session: Session, account_id: int) -> list[NoticeRow]:
         .order_by(Notice.created_at, Notice.id)
     )
     return [NoticeRow(*row) for row in session.execute(statement)]
+
+
+def emergency_phase_counts(session: Session) -> dict[str, int]:
+    """Accounts per emergency-credit phase at their last evaluation (``normal``, ``emergency_credit``, …)."""
+    phase = PrepaidRulesState.emergency_credit["phase"].as_string()
+    rows = session.execute(select(phase, func.count()).group_by(phase))
+    return {str(name): int(count) for name, count in rows}
