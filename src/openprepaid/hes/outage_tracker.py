@@ -2,9 +2,11 @@
 
 A last gasp push (ESW bit 85) or a power-fail event 101 opens an outage; a first breath push (bit 86)
 or a power-restore event 102 closes it. The same outage is reported twice (push now, event log
-later) with timestamps that may differ by the meter's rounding, so a start or end within
-``MATCH_TOLERANCE`` of one already recorded is the same one: replaying a log never opens a
-second outage or moves an end. Runs inside the caller's unit of work.
+later) with timestamps that may differ by the meter's rounding, so a failure within
+``MATCH_TOLERANCE`` of a recorded start, at a time that outage was not yet over, is the same one,
+and a restore closes only an open outage that started before it: replaying a log never opens a
+second outage or moves an end, while a second failure soon after a restore (a flickering supply)
+is a new outage. Runs inside the caller's unit of work.
 """
 
 from __future__ import annotations
@@ -39,19 +41,17 @@ class OutageChange:
 
 
 def power_down(session: Session, meter_id: int, at: datetime, source: str) -> OutageChange | None:
-    """Open an outage at ``at`` unless one is open or one started at about that time."""
+    """Open an outage at ``at`` unless one is open or this failure was already recorded."""
     if repo.open_outage(session, meter_id) is not None:
         return None
-    if repo.outage_started_between(session, meter_id, at - MATCH_TOLERANCE, at + MATCH_TOLERANCE) is not None:
+    if repo.outage_covering(session, meter_id, at, MATCH_TOLERANCE) is not None:
         return None
     outage = repo.insert_outage(session, meter_id, at, source)
     return OutageChange(outage.id, meter_id, outage.started_at, None)
 
 
 def power_up(session: Session, meter_id: int, at: datetime) -> OutageChange | None:
-    """Close the open outage at ``at`` unless this restore was already recorded."""
-    if repo.outage_ended_between(session, meter_id, at - MATCH_TOLERANCE, at + MATCH_TOLERANCE) is not None:
-        return None
+    """Close the open outage at ``at``; a restore older than the open outage (a replay) changes nothing."""
     outage = repo.open_outage(session, meter_id)
     if outage is None or outage.started_at > at:
         return None

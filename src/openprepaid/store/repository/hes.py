@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -257,19 +257,17 @@ def open_outage(session: Session, meter_id: int) -> Outage | None:
     return session.execute(statement).scalar_one_or_none()
 
 
-def outage_started_between(session: Session, meter_id: int, start_at: datetime, end_at: datetime) -> Outage | None:
+def outage_covering(session: Session, meter_id: int, at: datetime, tolerance: timedelta) -> Outage | None:
+    """An outage that started within ``tolerance`` of ``at`` and had not ended before ``at``: the same
+    power failure reported again (push, then event log), not a new one after a restore."""
     statement = (
         select(Outage)
-        .where(Outage.meter_id == meter_id, Outage.started_at >= start_at, Outage.started_at <= end_at)
-        .limit(1)
-    )
-    return session.execute(statement).scalar_one_or_none()
-
-
-def outage_ended_between(session: Session, meter_id: int, start_at: datetime, end_at: datetime) -> Outage | None:
-    statement = (
-        select(Outage)
-        .where(Outage.meter_id == meter_id, Outage.ended_at >= start_at, Outage.ended_at <= end_at)
+        .where(
+            Outage.meter_id == meter_id,
+            Outage.started_at >= at - tolerance,
+            Outage.started_at <= at + tolerance,
+            or_(Outage.ended_at.is_(None), Outage.ended_at >= at),
+        )
         .limit(1)
     )
     return session.execute(statement).scalar_one_or_none()
