@@ -126,3 +126,20 @@ async def test_listener_bounds_connections_and_close_cancels_them():
     async with asyncio.timeout(5):
         await listener.close()
     assert listener.active_connections == 0
+
+
+async def test_a_cancelled_close_is_cancelled_not_swallowed(echo_listener):
+    channel = await _client(echo_listener.port)
+    never = asyncio.Event()
+
+    async def stuck_wait_closed():
+        await never.wait()  # a peer that never acknowledges the close
+
+    channel._writer.wait_closed = stuck_wait_closed
+    closing = asyncio.create_task(channel.close())
+    await asyncio.sleep(0.01)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert closing.cancelled()  # one cancellation is enough to stop a task that is closing a channel
+    await channel.close()  # and the channel counts as closed: nothing is awaited again

@@ -90,5 +90,7 @@ class ApduChannel(ABC):
             return
         self._closed = True
         self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+        # A cancellation arriving here is the caller's and goes on up (the socket is closed already);
+        # swallowing it would leave a cancelled task running and make shutdowns cancel twice.
+        with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()

@@ -80,6 +80,5 @@ class Listener:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._server.wait_closed()
-            self._server = None
+            server, self._server = self._server, None
+            await server.wait_closed()
