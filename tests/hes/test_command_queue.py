@@ -233,3 +233,27 @@ async def test_queue_bound_per_meter(db, bus, clock, rng, hes_sessions):
         await queue.enqueue(request(meter, kind=CommandKind.LOAD_LIMIT_SET, params={"threshold_w": threshold}))
     with pytest.raises(Exception, match="2 open commands"):
         await queue.enqueue(request(meter, kind=CommandKind.LOAD_LIMIT_SET, params={"threshold_w": 3000}))
+
+
+async def test_a_relay_command_claimed_while_a_newer_one_is_enqueued_stays_in_flight(queue, hes_sessions, monkeypatch):
+    """The race: the older command is read as queued, then a worker claims it before it is superseded."""
+    from openprepaid.hes import command_queue as queue_module  # noqa: PLC0415
+
+    meter = add_meter(hes_sessions)
+    disconnect = (await queue.enqueue(request(meter))).command
+    read_queued = queue_module.repo.open_commands_of_kinds
+
+    def read_then_claimed_elsewhere(session, *args, **kwargs):
+        rows = read_queued(session, *args, **kwargs)
+        for row in (r for r in rows if r.id == disconnect.id):  # a worker's claim between the read and the update
+            queue_module.repo.change_state(session, row.id, CommandState.QUEUED, {"state": CommandState.SENT},
+                                           count_attempt=True)
+        return rows
+
+    monkeypatch.setattr(queue_module.repo, "open_commands_of_kinds", read_then_claimed_elsewhere)
+    reconnect = await queue.enqueue(request(meter, kind=RECONNECT, actor="rule:recharge"))
+    monkeypatch.undo()
+    assert reconnect.created and reconnect.superseded == ()
+    assert (await queue.get(disconnect.id)).state is CommandState.SENT  # in flight: verified, not cancelled
+    assert (await queue.get(reconnect.command.id)).state is CommandState.QUEUED
+    assert await queue.claim(limit=1) == []  # the reconnect waits for the disconnect's outcome

@@ -166,15 +166,19 @@ class CommandQueue:
             for row in older:
                 if row.id == new_id:
                     continue
-                self._move(
+                # A worker may have claimed it since it was read: then it is in flight (it cannot be
+                # cancelled, its read-back will tell) and the new command simply runs after it.
+                moved = self._move(
                     session,
                     row,
                     CommandEvent.CANCEL,
                     now,
                     error=f"superseded by command {new_id}",
                     note={"superseded_by": new_id},
+                    raise_on_race=False,
                 )
-                superseded.append(row.id)
+                if moved:
+                    superseded.append(row.id)
         created = repo.command_by_id(session, new_id)
         assert created is not None
         log.info(
