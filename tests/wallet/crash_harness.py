@@ -9,7 +9,8 @@ unit of work. The worker is killed ``kills`` times at random points after it sta
 run to completion. The same workload run once, uninterrupted, in a second database is the
 reference. Checked afterwards:
 - the ledger audit (every transaction balanced, postings sum to zero, cached == derived balances);
-- every interval of the workload has exactly one charge row, and there are no others;
+- every interval of the workload is taken exactly once (its meter-day mask bit; no bit in two
+  batches' take rows), and no other interval is taken;
 - every recharge reference has exactly one payment row and one ledger transaction, every reversal one;
 - every ledger account's balance equals the reference run's (so each operation took effect once).
 
@@ -37,6 +38,7 @@ from openprepaid.store import migrate
 from openprepaid.store.engine import make_engine
 from openprepaid.store.model import Account, Consumer, Meter, MeterInstallation, MeterType, Utility
 from openprepaid.store.repository import tariff as tariff_repo
+from openprepaid.store.repository.charge_day import bits_to_ends, mask_int, taken_once_and_twice
 from openprepaid.wallet import ledger
 from openprepaid.wallet.account_books import open_books
 from openprepaid.wallet.charging import ChargingPolicy, MeterIntervals, charge_intervals
@@ -270,6 +272,23 @@ def crash_trial(
     return result
 
 
+def _interval_problems(session: Session, keys: set[tuple[int, datetime]]) -> list[str]:
+    """Every interval of the workload taken exactly once: the meter-day masks hold exactly those keys,
+    and no bit is in two batches' take masks (nor billed twice)."""
+    taken = set()
+    for meter_id, utc_date, mask in session.execute(text("SELECT meter_id, utc_date, taken_mask FROM charge_day")):
+        day = utc_date if isinstance(utc_date, date) else date.fromisoformat(utc_date)
+        taken.update((int(meter_id), end_at) for end_at in bits_to_ends(day, mask_int(mask)))
+    problems = []
+    if taken != keys:
+        problems.append(f"{len(taken)} intervals taken for {len(keys)} distinct intervals ({len(taken ^ keys)} differ)")
+    everything = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    once, twice = taken_once_and_twice(session, *everything)
+    if twice or once != len(keys):
+        problems.append(f"take rows: {once} intervals taken, {twice} of them more than once")
+    return problems
+
+
 def check(url: str, reference: Engine, workload: list[dict[str, Any]]) -> list[str]:
     """What went wrong in the crashed database, compared with the workload and the reference."""
     problems: list[str] = []
@@ -286,9 +305,7 @@ def check(url: str, reference: Engine, workload: list[dict[str, Any]]) -> list[s
                 for m, intervals in op["meters"]
                 for e, _ in intervals
             }
-            rows = session.execute(text("SELECT count(*) FROM charge_interval")).scalar_one()
-            if rows != len(keys):
-                problems.append(f"{rows} charge rows for {len(keys)} distinct intervals")
+            problems.extend(_interval_problems(session, keys))
             refs = {op["ref"] for op in workload if op["type"] == "recharge"}
             payments = session.execute(text("SELECT count(*) FROM payment")).scalar_one()
             credited = session.execute(

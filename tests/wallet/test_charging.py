@@ -5,6 +5,7 @@ Runs on SQLite and the real PostgreSQL; ledger invariants are checked after each
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select, text
 
 from openprepaid.store.model import AccountStatus, ChargeHold, MeterInstallation
+from openprepaid.store.repository.charge_day import interval_statuses
 from openprepaid.store.repository.reading import store_block_readings
 from openprepaid.wallet.charging import (
     ChargingError,
@@ -57,10 +59,15 @@ def component_totals(session, account_id: int) -> dict[str, int]:
 
 
 def charge_rows(session, meter_id: int) -> dict[str, int]:
-    rows = session.execute(
-        text("SELECT status, count(*) FROM charge_interval WHERE meter_id = :m GROUP BY status"), {"m": meter_id}
-    )
-    return {status: int(count) for status, count in rows}
+    """Intervals of the meter taken, per status (from the meter-day masks and the holds)."""
+    return dict(Counter(status.value for status in interval_statuses(session, meter_id).values()))
+
+
+def billed_wh(session, column: str, value: int) -> int:
+    """Interval energy billed (usage totals) for an account or a meter."""
+    return session.execute(
+        text(f"SELECT sum(interval_energy_wh) FROM usage_day WHERE {column} = :v"), {"v": value}
+    ).scalar_one()
 
 
 def derc_spec() -> TariffSpec:
@@ -240,13 +247,10 @@ def test_meter_replacement_maps_readings_to_the_account_served_then(db_session):
     )
     assert result.unmapped == 96 - 40  # the old meter's intervals after its removal on Nov 3
     assert result.charged == 40 + 96 + 56
-    first_wh = db_session.execute(
-        text("SELECT sum(energy_wh) FROM charge_interval WHERE account_id = :a"), {"a": first.account.id}
-    ).scalar_one()
-    second_wh = db_session.execute(
-        text("SELECT sum(energy_wh) FROM charge_interval WHERE account_id = :a"), {"a": second.account.id}
-    ).scalar_one()
+    first_wh = billed_wh(db_session, "account_id", first.account.id)
+    second_wh = billed_wh(db_session, "account_id", second.account.id)
     assert (first_wh, second_wh) == (9_600, 9_600)
+    assert charge_rows(db_session, old_meter.id) == {"charged": 40 + 96, "held": 96 - 40}  # unmapped: taken, held
     assert_ledger_invariants(db_session)
 
 
@@ -267,10 +271,8 @@ def test_implausible_and_negative_intervals_are_held_not_billed(db_session):
         {"m": meter.id},
     ).all()
     assert [(wh, limit, state) for wh, limit, _, state in holds] == [(1_001, 1_000, "open"), (-5, None, "open")]
-    billed = db_session.execute(
-        text("SELECT sum(energy_wh) FROM charge_interval WHERE meter_id = :m AND status = 'charged'"), {"m": meter.id}
-    ).scalar_one()
-    assert billed == 1_000
+    assert billed_wh(db_session, "meter_id", meter.id) == 1_000
+    assert charge_rows(db_session, meter.id) == {"charged": 2, "held": 2}
     again = charge(db_session, world, MeterIntervals(meter.id, 900, intervals))
     assert (again.duplicates, again.held, again.charged) == (4, 0, 0)
     assert_ledger_invariants(db_session)

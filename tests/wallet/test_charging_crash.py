@@ -35,9 +35,14 @@ def test_the_check_notices_a_doubled_charge_a_moved_balance_and_a_lost_payment(t
     workload = build_workload(5, world, days=1)
     engines = [make_engine(url) for url in urls]
     damages = [
-        (
-            "INSERT INTO charge_interval VALUES (999999, '2026-11-03 00:00:00.000000', 1, 5, 'charged', 1)",
-            "DELETE FROM charge_interval WHERE meter_id = 999999",
+        (  # a second batch taking a meter-day's intervals again
+            "INSERT INTO charge_take SELECT 999999, meter_id, utc_date, taken_mask, held_mask, covered_mask, "
+            "released_mask, interval_count, billed_energy_wh FROM charge_take ORDER BY batch_id LIMIT 1",
+            "DELETE FROM charge_take WHERE batch_id = 999999",
+        ),
+        (  # an interval taken that the workload never delivered
+            "INSERT INTO charge_day VALUES (999999, '2026-11-03', X'01', X'', X'', 1, 1)",
+            "DELETE FROM charge_day WHERE meter_id = 999999",
         ),
         (
             "UPDATE ledger_account SET balance_paise = balance_paise + 1 WHERE id = 1",

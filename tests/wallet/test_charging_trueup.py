@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from openprepaid.store.model import DailyReading, HoldSource, MeterInstallation
+from openprepaid.store.repository.charge_day import interval_statuses
 from openprepaid.wallet.charging import ChargingError, ChargingPolicy, MeterIntervals, charge_intervals
 from openprepaid.wallet.holds import HoldNotOpenError, reject_hold, release_hold
 from openprepaid.wallet.trueup import TrueUpOutcome, TrueUpPolicy, register_delta, true_up_day, true_up_utility_day
@@ -208,12 +209,8 @@ def test_held_interval_released_bills_once_and_rejected_never(db_session):
     with pytest.raises(ChargingError, match="non-negative"):
         release(db_session, world, meter, HoldSource.BLOCK, negative, note="", actor="x")
     reject(db_session, meter, HoldSource.BLOCK, negative, note="corrupt record")
-    statuses = dict(
-        db_session.execute(
-            text("SELECT energy_wh, status FROM charge_interval WHERE meter_id = :m"), {"m": meter.id}
-        ).all()
-    )
-    assert statuses == {1_200: "charged", -3: "rejected"}
+    statuses = {end: status.value for end, status in interval_statuses(db_session, meter.id).items()}
+    assert statuses == {spike: "charged", negative: "rejected"}
     again = charge(db_session, world, meter, [(spike, 1_200), (negative, -3)])
     assert (again.duplicates, again.charged, again.amount_paise) == (2, 0, 0)
     with pytest.raises(HoldNotOpenError):

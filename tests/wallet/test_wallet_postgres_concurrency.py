@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from openprepaid.store import migrate
 from openprepaid.store.engine import make_engine, make_session_factory
+from openprepaid.store.repository.charge_day import taken_once_and_twice
 from openprepaid.wallet import ledger
 from openprepaid.wallet.charging import ChargingPolicy, MeterIntervals, charge_intervals
 from openprepaid.wallet.fixed_charge import charge_daily_fixed
@@ -97,6 +99,12 @@ def test_parallel_recharges_with_duplicate_references(database):
     audit_ok(engine)
 
 
+def taken_twice(engine) -> tuple[int, int]:
+    """(intervals taken, taken or billed by two batches), from the take masks."""
+    with Session(engine) as session:
+        return taken_once_and_twice(session, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
 def test_parallel_overlapping_charges_take_each_interval_once(database):
     engine, world, consumers = database
     meters = [meter for _, meter in consumers]
@@ -122,9 +130,10 @@ def test_parallel_overlapping_charges_take_each_interval_once(database):
         charge_job([days[1], days[0]]),
     ]
     assert in_parallel(jobs) == []
-    assert scalar(engine, "SELECT count(*) FROM charge_interval") == len(everything) * len(meters)
+    assert scalar(engine, "SELECT sum(interval_count) FROM charge_day") == len(everything) * len(meters)
+    assert taken_twice(engine) == (len(everything) * len(meters), 0)
     energy = sum(wh for _, wh in everything)
-    assert scalar(engine, "SELECT sum(energy_wh) FROM charge_interval") == energy * len(meters)
+    assert scalar(engine, "SELECT sum(billed_energy_wh) FROM charge_take") == energy * len(meters)
     assert scalar(engine, "SELECT sum(billed_energy_wh) FROM usage_month") == energy * len(meters)
     assert scalar(engine, "SELECT sum(interval_count) FROM usage_day") == len(everything) * len(meters)
     audit_ok(engine)
@@ -199,7 +208,8 @@ def test_recharges_reversals_charges_and_fixed_charges_on_one_account(database):
     assert -kinds["recharge"] == 6 * 2_000 + 8 * 700
     assert kinds["recharge_reversal"] == 3 * 2_000
     assert scalar(engine, "SELECT count(*) FROM ledger_transaction WHERE kind = 'fixed_charge'") == 3 * 3
-    assert scalar(engine, "SELECT count(*) FROM charge_interval") == 3 * 96
+    assert scalar(engine, "SELECT sum(interval_count) FROM charge_day") == 3 * 96
+    assert taken_twice(engine) == (3 * 96, 0)
     wallet = scalar(engine, "SELECT balance_paise FROM ledger_account WHERE id = :i", i=consumer.wallet)
     assert wallet == sum(kinds.values())
     audit_ok(engine)

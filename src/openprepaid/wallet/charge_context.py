@@ -13,9 +13,9 @@ Rules (docs/ledger.md "Charging"):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from openprepaid.store.model import AccountStatus
 from openprepaid.store.repository import charge as charge_repo
-from openprepaid.store.repository import charge_bulk
 from openprepaid.store.repository.charge import InstallationRow
 from openprepaid.store.repository.wallet_account import WalletAccount, wallet_accounts
 from openprepaid.wallet.chart_of_accounts import UtilityLedger, utility_ledgers, wallet_ledgers
@@ -44,8 +43,50 @@ class Slot:
     version_id: int  # 0: no version in force
     tod_zone: str  # '' outside adjusting zones
     key: tuple[date, int, str]
-    stored_end: Any  # the end as the store binds it (``charge_bulk.end_encoder``)
+    utc_date: date  # the ``charge_day`` row of the end
+    bit: int  # its bit in that row's masks (minute of the UTC day)
     group: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """A sorted run of interval ends resolved once per (zone, tariff), so that a meter delivering the same
+    ends as others costs a few slice sums instead of a loop over its intervals (``interval_rating``)."""
+
+    slots: tuple[Slot, ...]
+    segments: tuple[tuple[int, int, int], ...]  # (rating group, start, stop): a run of one group
+    utc_parts: tuple[tuple[date, int, int, int], ...]  # (UTC date, start, stop, mask of those ends)
+    local_parts: tuple[tuple[date, int, int, datetime], ...]  # (local date, start, stop, last end)
+    clean: bool  # every end has a tariff version in force and a minute of its own
+
+
+def _runs(keys: list[Any]) -> list[tuple[Any, int, int]]:
+    """(key, start, stop) of each run of equal consecutive keys."""
+    runs: list[tuple[Any, int, int]] = []
+    start = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[start]:
+            runs.append((keys[start], start, i))
+            start = i
+    return runs
+
+
+def plan_of(slots: tuple[Slot, ...], ends: tuple[datetime, ...]) -> RunPlan:
+    utc_parts = []
+    collision = False
+    for utc_date, start, stop in _runs([slot.utc_date for slot in slots]):
+        mask = 0
+        for slot in slots[start:stop]:
+            collision = collision or bool(mask & slot.bit)
+            mask |= slot.bit
+        utc_parts.append((utc_date, start, stop, mask))
+    return RunPlan(
+        slots,
+        tuple((group, start, stop) for group, start, stop in _runs([slot.group for slot in slots])),
+        tuple(utc_parts),
+        tuple((day, start, stop, ends[stop - 1]) for day, start, stop in _runs([slot.local_date for slot in slots])),
+        not collision and all(slot.version_id for slot in slots),
+    )
 
 
 class GroupNumbers:
@@ -64,11 +105,10 @@ class SlotTable:
         zone: ZoneInfo,
         timeline: TariffTimeline,
         catalog: TariffCatalog,
-        encode_end: Callable[[datetime], Any],
         groups: GroupNumbers,
     ) -> None:
         self._zone = zone
-        self._encode_end = encode_end
+        self._plans: dict[tuple[datetime, ...], RunPlan] = {}
         self._timeline = timeline
         self._catalog = catalog
         self.groups = groups
@@ -79,6 +119,14 @@ class SlotTable:
         found = self.slots.get(end_at)
         if found is None:
             found = self.slots[end_at] = self._compute(end_at)
+        return found
+
+    def plan(self, ends: tuple[datetime, ...]) -> RunPlan:
+        """The plan of a sorted run of distinct ends (computed once per distinct run in the batch)."""
+        found = self._plans.get(ends)
+        if found is None:
+            slot = self.slot
+            found = self._plans[ends] = plan_of(tuple(slot(end_at) for end_at in ends), ends)
         return found
 
     def _compute(self, end_at: datetime) -> Slot:
@@ -98,7 +146,9 @@ class SlotTable:
         fresh = number is None
         if number is None:
             number = self.groups.numbers[key] = len(self.groups.first)
-        slot = Slot(local_date, month_date, local_end, version_id, zone_name, key, self._encode_end(end_at), number)
+        utc = end_at.astimezone(UTC)
+        bit = 1 << (utc.hour * 60 + utc.minute)
+        slot = Slot(local_date, month_date, local_end, version_id, zone_name, key, utc.date(), bit, number)
         if fresh:
             self.groups.first.append(slot)
         return slot
@@ -143,7 +193,6 @@ class ChargeContext:
     """Routes per meter and chargeable accounts for one batch (one query per kind of row, chunked)."""
 
     def __init__(self, session: Session, catalog: TariffCatalog, meter_ids: Iterable[int]) -> None:
-        self.encode_end = charge_bulk.end_encoder(session)
         self.groups = GroupNumbers()
         self.installations = charge_repo.installations_of_meters(session, meter_ids)
         account_ids = sorted({row.account_id for rows in self.installations.values() for row in rows})
@@ -167,7 +216,7 @@ class ChargeContext:
                 table = tables.get(key)
                 if table is None:
                     table = tables[key] = SlotTable(
-                        ZoneInfo(account.timezone), lines[account.tariff_id], catalog, self.encode_end, self.groups
+                        ZoneInfo(account.timezone), lines[account.tariff_id], catalog, self.groups
                     )
                 self.chargeable[account_id] = ChargeableAccount(account, wallet, books[account.utility_id], table)
         self.tables = list(tables.values())

@@ -1,35 +1,39 @@
 """Provisional charging from block-load intervals as they arrive (domain.md §2 "Charging", C1, C2).
 
 Invariants:
-- Exactly once: each (meter, interval end) gets one ``charge_interval`` row, ever, written in the
-  same database transaction as the money it moves. Re-delivered, re-read or re-pushed intervals
-  are no-ops; a crash before commit leaves nothing, so the retry charges them once.
+- Exactly once: each (meter, interval end) sets its bit in its meter-day's ``charge_day.taken_mask``
+  once, ever, in the same database transaction as the money it moves (and the batch's ``charge_take``
+  row records it). Re-delivered, re-read or re-pushed intervals are no-ops; a crash before commit
+  leaves nothing, so the retry charges them once. An interval is identified by its end's minute.
 - Each interval is charged to the account the meter served at that time, at the tariff version
   in force when it was consumed (catch-up data included), in the utility's time zone.
 - Negative or implausible energies, and intervals no account or tariff can take, are held for
-  review (``charge_hold``), never billed silently; intervals of a day already trued up by the daily
-  register are recorded as ``covered`` and not billed again.
+  review (``charge_hold``, and a ``held_mask`` bit), never billed silently; intervals of a day already
+  trued up by the daily register are recorded as ``covered`` and not billed again.
 - Money moves in balanced ledger transactions, one per (batch, account, local day).
 
-Concurrency: the batch takes its keys optimistically inside a savepoint; if another unit of work
-took one of them meanwhile (unique violation), the savepoint is rolled back and the batch is
-re-sorted against what is now committed (bounded attempts). Nothing here commits.
+Concurrency: inside a savepoint the batch reads the meter-days it touches (``FOR UPDATE`` in key
+order on PostgreSQL), inserts the new ones and updates the others under a guard on the masks it
+read; if another unit of work created or changed one meanwhile (unique violation, guard missed), the
+savepoint is rolled back and the batch is re-sorted against what is now committed (bounded
+attempts). Nothing here commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from operator import itemgetter
+from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter, itemgetter
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from openprepaid.store.repository import charge as charge_repo
-from openprepaid.store.repository import charge_bulk
+from openprepaid.store.repository import charge_bulk, charge_day
 from openprepaid.store.repository.bulk_write import DuplicateKeyError
+from openprepaid.store.repository.charge_day import DayMasks
 from openprepaid.wallet import ledger
 from openprepaid.wallet.charge_context import NO_INSTALLATION, ChargeableAccount, ChargeContext, Route
 from openprepaid.wallet.errors import WalletError
@@ -107,36 +111,49 @@ def group_readings(readings: Iterable[BlockReadingLike]) -> list[MeterIntervals]
     return [MeterIntervals(meter, period, intervals) for (meter, period), intervals in by_meter.items()]
 
 
-def _merged(batch: Sequence[MeterIntervals]) -> dict[int, tuple[int, list[Interval]]]:
-    """Per meter: capture period and its intervals, the first of repeated interval ends kept."""
-    merged: dict[int, tuple[int, list[Interval]]] = {}
+Run = tuple[int, tuple[datetime, ...], list[int]]  # capture period, sorted distinct ends, their Wh
+_TZINFO = attrgetter("tzinfo")
+
+
+def _check(item: MeterIntervals, ends: Sequence[datetime], whs: Sequence[int]) -> None:
+    if item.capture_period_s not in CAPTURE_PERIODS_S:
+        raise ChargingError(f"meter {item.meter_id}: capture period {item.capture_period_s} s is not supported")
+    if None in map(_TZINFO, ends) or set(map(type, whs)) - {int}:
+        bad = next(
+            (end_at, wh) for end_at, wh in zip(ends, whs, strict=True) if end_at.tzinfo is None or type(wh) is not int
+        )
+        raise ChargingError(f"meter {item.meter_id}: interval {bad!r} needs an aware end and int Wh")
+
+
+def _merged(batch: Sequence[MeterIntervals]) -> dict[int, Run]:
+    """Per meter: capture period, sorted distinct ends (the first of repeated ends kept) and their Wh."""
+    given: dict[int, tuple[int, list[datetime], list[int]]] = {}
     for item in batch:
-        if item.capture_period_s not in CAPTURE_PERIODS_S:
-            raise ChargingError(f"meter {item.meter_id}: capture period {item.capture_period_s} s is not supported")
-        for end_at, wh in item.intervals:
-            if end_at.tzinfo is None or type(wh) is not int:
-                raise ChargingError(
-                    f"meter {item.meter_id}: interval ({end_at!r}, {wh!r}) needs an aware end and int Wh"
-                )
-        known = merged.get(item.meter_id)
+        ends, whs = (list(column) for column in zip(*item.intervals, strict=True)) if item.intervals else ([], [])
+        _check(item, ends, whs)
+        known = given.get(item.meter_id)
         if known is None:
-            merged[item.meter_id] = (item.capture_period_s, list(item.intervals))
+            given[item.meter_id] = (item.capture_period_s, ends, whs)
         elif known[0] != item.capture_period_s:
             raise ChargingError(f"meter {item.meter_id}: two capture periods in one batch")
         else:
-            known[1].extend(item.intervals)
-    for meter_id, (period, given) in merged.items():
-        intervals = given
-        if len(set(map(_END, given))) != len(given):
+            known[1].extend(ends)
+            known[2].extend(whs)
+    merged: dict[int, Run] = {}
+    # Meters in id order, ends in time order: the meter-days are locked and written in key order, so two
+    # batches taking overlapping meter-days wait for each other in one direction only, never in a cycle.
+    for meter_id in sorted(given):
+        period, ends, whs = given[meter_id]
+        if not ends:
+            continue
+        if len(set(ends)) != len(ends) or sorted(ends) != ends:
             first: dict[datetime, int] = {}
-            for end_at, wh in given:
+            for end_at, wh in zip(ends, whs, strict=True):
                 first.setdefault(end_at, wh)
-            intervals = list(first.items())
-        intervals.sort(key=_END)  # (already sorted: linear) key order keeps concurrent batches deadlock-free
-        merged[meter_id] = (period, intervals)
-    # Charge rows are inserted in (meter, interval end) order: two batches taking overlapping keys wait
-    # for each other in one direction only, never in a cycle.
-    return {meter_id: merged[meter_id] for meter_id in sorted(merged)}
+            pairs = sorted(first.items(), key=_END)
+            ends, whs = [end_at for end_at, _ in pairs], [wh for _, wh in pairs]
+        merged[meter_id] = (period, tuple(ends), whs)
+    return merged
 
 
 def charge_intervals(
@@ -172,40 +189,29 @@ def charge_intervals(
 
 def _charge(
     session: Session,
-    merged: dict[int, tuple[int, list[Interval]]],
+    merged: dict[int, Run],
     *,
     context: ChargeContext,
     policy: ChargingPolicy,
     batch_id: int,
     now: datetime,
 ) -> ChargeResult:
-    seen, existing = _already_taken(session, merged)
-    collected = Collected(batch_id, now)
-    for meter_id, (period, intervals) in merged.items():
-        _collect_meter(
-            collected,
-            context,
-            meter_id=meter_id,
-            period=period,
-            intervals=intervals,
-            seen=seen.get(meter_id),
-            existing=existing,
-            policy=policy,
-        )
-    charge_bulk.insert_charge_intervals(session, collected.rows)
+    stored, trued_up = _already_taken(session, merged)
+    collected = Collected(batch_id, now, stored=stored, trued_up=trued_up)
+    for meter_id, (period, ends, whs) in merged.items():
+        _collect_meter(collected, context, meter_id=meter_id, period=period, ends=ends, whs=whs, policy=policy)
+    charge_day.write_takes(session, batch_id, collected.takes(), stored)
     if collected.holds:
         charge_repo.insert_holds(session, collected.holds)
-    month_to_date = charge_repo.month_to_date(
-        session, [a for a, _ in collected.months()], [m for _, m in collected.months()]
-    )
+    months = collected.months()
+    month_to_date = charge_repo.month_to_date(session, [a for a, _ in months], [m for _, m in months])
     rated = rate(collected, month_to_date, actor=policy.actor)
     ledger.append_fresh(session, rated.entries, now=now)
     charge_bulk.add_usage_days(session, usage_rows(collected))
     charge_bulk.add_usage_months(session, rated.usage_months)
-    charged = len(collected.rows) - collected.held - collected.covered
     return ChargeResult(
         batch_id=batch_id,
-        charged=charged,
+        charged=collected.charged,
         held=collected.held,
         covered=collected.covered,
         unmapped=collected.unmapped,
@@ -216,24 +222,23 @@ def _charge(
 
 
 def _already_taken(
-    session: Session, merged: dict[int, tuple[int, list[Interval]]]
-) -> tuple[dict[int, dict[date, bool]], set[tuple[int, datetime]]]:
-    """Meter-days that already have charge rows (with their trued-up flag) and, for those meters only,
-    the interval keys taken: a first delivery of a day costs one cheap query, not a lookup per interval."""
-    spans = [(intervals[0][0], intervals[-1][0]) for _, intervals in merged.values() if intervals]
-    if not spans:
-        return {}, set()
-    first, last = min(span[0] for span in spans), max(span[1] for span in spans)
+    session: Session, merged: dict[int, Run]
+) -> tuple[dict[tuple[int, date], DayMasks], dict[int, dict[date, bool]]]:
+    """The stored masks of the meter-days the batch touches (locked on PostgreSQL) and, per meter, the
+    local days around them that already have usage (``True``: trued up, later intervals are covered)."""
+    if not merged:
+        return {}, {}
+    first = min(ends[0] for _, ends, _ in merged.values())
+    last = max(ends[-1] for _, ends, _ in merged.values())
+    meters = list(merged)
+    stored = charge_day.day_masks(session, meters, first.astimezone(UTC).date(), last.astimezone(UTC).date(), lock=True)
     days = charge_repo.seen_meter_days(
-        session, list(merged), (first - timedelta(days=1)).date(), (last + timedelta(days=1)).date()
+        session, meters, (first - timedelta(days=1)).date(), (last + timedelta(days=1)).date()
     )
-    seen: dict[int, dict[date, bool]] = {}
-    for (meter_id, local_date), trued_up in days.items():
-        seen.setdefault(meter_id, {})[local_date] = trued_up
-    existing = (
-        charge_repo.existing_interval_keys(session, list(seen), first - timedelta(seconds=1), last) if seen else set()
-    )
-    return seen, existing
+    trued_up: dict[int, dict[date, bool]] = {}
+    for (meter_id, local_date), closed in days.items():
+        trued_up.setdefault(meter_id, {})[local_date] = closed
+    return stored, trued_up
 
 
 def _collect_meter(
@@ -242,38 +247,36 @@ def _collect_meter(
     *,
     meter_id: int,
     period: int,
-    intervals: list[Interval],
-    seen: dict[date, bool] | None,
-    existing: set[tuple[int, datetime]],
+    ends: tuple[datetime, ...],
+    whs: list[int],
     policy: ChargingPolicy,
 ) -> None:
     routes = context.routes(meter_id)
-    first, last = intervals[0][0], intervals[-1][0]  # sorted by ``_merged``
-    if len(routes) == 1 and routes[0].covers(first) and routes[0].covers(last):
-        parts: list[tuple[Route | None, list[Interval]]] = [(routes[0], intervals)]
+    if len(routes) == 1 and routes[0].covers(ends[0]) and routes[0].covers(ends[-1]):
+        parts: list[tuple[Route | None, tuple[datetime, ...], list[int]]] = [(routes[0], ends, whs)]
     else:
-        buckets: dict[int, list[Interval]] = {}
-        for interval in intervals:
-            index = next((i for i, route in enumerate(routes) if route.covers(interval[0])), -1)
-            buckets.setdefault(index, []).append(interval)
-        parts = [(routes[i] if i >= 0 else None, part) for i, part in buckets.items()]
-    for route, part in parts:
+        buckets: dict[int, tuple[list[datetime], list[int]]] = {}
+        for end_at, wh in zip(ends, whs, strict=True):
+            index = next((i for i, route in enumerate(routes) if route.covers(end_at)), -1)
+            bucket = buckets.setdefault(index, ([], []))
+            bucket[0].append(end_at)
+            bucket[1].append(wh)
+        parts = [(routes[i] if i >= 0 else None, tuple(e), w) for i, (e, w) in buckets.items()]
+    for route, part_ends, part_whs in parts:
         target = route.target if route is not None else NO_INSTALLATION
         if isinstance(target, ChargeableAccount):
             limit = target.limit_wh(period, policy.max_load_factor_percent)
-            collected.take(meter_id, part, target=target, limit_wh=limit, seen=seen, existing=existing)
+            collected.take(meter_id, part_ends, part_whs, target=target, limit_wh=limit)
             continue
         account_id = route.account_id if route is not None else None
         zone = ZoneInfo(context.accounts[account_id].timezone) if account_id in context.accounts else None
-        local_dates = [interval_local_date(end.astimezone(zone)) if zone else end.date() for end, _ in part]
+        local_dates = [interval_local_date(end.astimezone(zone)) if zone else end.date() for end in part_ends]
         collected.hold_all(
             meter_id,
-            part,
+            list(zip(part_ends, part_whs, strict=True)),
             account_id=account_id,
             reason=target,
             local_dates=local_dates,
-            existing=existing,
-            encode_end=context.encode_end,
         )
 
 

@@ -1,10 +1,11 @@
 """Review of readings held instead of billed: release (bill, possibly with a corrected energy) or reject.
 
 Invariants: a hold is resolved once (``open -> released | rejected``, guarded in the UPDATE);
-releasing a block interval bills it exactly once (its charge row moves ``held -> charged`` in the
-same database transaction as the money; an unmapped interval gets its charge row then); a rejected
-interval keeps its row as ``rejected`` and can never be billed. Released daily holds are trued up
-with the confirmed register delta. The operator and the note are recorded on the hold.
+releasing a block interval bills it exactly once (its ``charge_day.held_mask`` bit is cleared, under
+the mask guard, in the same database transaction as the money, and the releasing batch's
+``charge_take`` row names it in ``released_mask``); a rejected interval keeps its held bit and can
+never be billed. Released daily holds are trued up with the confirmed register delta. The operator
+and the note are recorded on the hold.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from openprepaid.store.model import HoldSource, HoldState, IntervalChargeStatus
+from openprepaid.store.model import HoldSource, HoldState
 from openprepaid.store.repository import charge as charge_repo
-from openprepaid.store.repository import charge_bulk
+from openprepaid.store.repository import charge_bulk, charge_day
 from openprepaid.wallet import ledger
 from openprepaid.wallet.charge_context import ChargeableAccount, ChargeContext
 from openprepaid.wallet.charging import ChargingError
@@ -51,11 +52,7 @@ def reject_hold(
         session, (meter_id, source, period_end_at), state=HoldState.REJECTED, at=now, by=actor, note=note
     ):
         raise HoldNotOpenError(f"hold ({meter_id}, {source.value}, {period_end_at.isoformat()}) is not open")
-    if source is HoldSource.BLOCK:
-        batch_id = charge_repo.new_batch(session, created_at=now, actor=actor)
-        charge_repo.set_interval_status(
-            session, meter_id, period_end_at, status=IntervalChargeStatus.REJECTED, batch_id=batch_id
-        )
+    # A rejected block interval keeps its held bit: taken, never billed.
 
 
 def release_hold(
@@ -89,7 +86,14 @@ def release_hold(
         )
     else:
         released = _release_interval(
-            session, meter_id=meter_id, end_at=period_end_at, wh=wh, catalog=catalog, actor=actor, now=now
+            session,
+            meter_id=meter_id,
+            end_at=period_end_at,
+            wh=wh,
+            held_account_id=held.account_id,
+            catalog=catalog,
+            actor=actor,
+            now=now,
         )
     if not charge_repo.resolve_hold(
         session, (meter_id, source, period_end_at), state=HoldState.RELEASED, at=now, by=actor, note=note
@@ -128,7 +132,15 @@ def _release_day(
 
 
 def _release_interval(
-    session: Session, *, meter_id: int, end_at: datetime, wh: int, catalog: TariffCatalog, actor: str, now: datetime
+    session: Session,
+    *,
+    meter_id: int,
+    end_at: datetime,
+    wh: int,
+    held_account_id: int | None,
+    catalog: TariffCatalog,
+    actor: str,
+    now: datetime,
 ) -> Released:
     context = ChargeContext(session, catalog, [meter_id])
     route = next((r for r in context.routes(meter_id) if r.covers(end_at)), None)
@@ -136,22 +148,24 @@ def _release_interval(
         reason = "no installation" if route is None else route.target
         raise ChargingError(f"interval ({meter_id}, {end_at.isoformat()}) still cannot be charged: {reason}")
     batch_id = charge_repo.new_batch(session, created_at=now, actor=actor)
-    collected = Collected(batch_id, now)
+    utc_date, bit = charge_day.day_and_bit(end_at)
+    key = (meter_id, utc_date)
+    stored = charge_day.day_masks(session, [meter_id], utc_date, utc_date, lock=True).get(key)
+    if stored is not None and stored.taken & bit and not stored.held & bit:
+        raise HoldNotOpenError(f"interval ({meter_id}, {end_at.isoformat()}) was taken and is not held")
+    collected = Collected(batch_id, now)  # nothing stored: the interval is taken as new, then released
     no_limit = 2**62
-    collected.take(meter_id, [(end_at, wh)], target=route.target, limit_wh=no_limit, seen=None, existing=set())
+    collected.take(meter_id, (end_at,), [wh], target=route.target, limit_wh=no_limit)
     if collected.held:
         raise ChargingError(f"interval ({meter_id}, {end_at.isoformat()}) has no tariff version in force")
-    status = charge_repo.interval_status(session, meter_id, end_at)
-    if status is None:  # held while unmapped: no charge row yet
-        charge_bulk.insert_charge_intervals(session, collected.rows)
-    elif status is IntervalChargeStatus.HELD:
-        charge_repo.set_interval_status(
-            session, meter_id, end_at, status=IntervalChargeStatus.CHARGED, batch_id=batch_id, energy_wh=wh
-        )
-        for usage in collected.usage.values():
-            usage[0] = 0  # the held row was counted when it arrived
-    else:
-        raise HoldNotOpenError(f"interval ({meter_id}, {end_at.isoformat()}) is {status.value}, not held")
+    take = collected.days[key]
+    if stored is not None and stored.taken & bit:  # held when it arrived: release its bit, count it once
+        take.taken = 0
+        take.released = bit
+        if held_account_id == route.target.account.id:
+            for usage in collected.usage.values():
+                usage[0] = 0
+    charge_day.write_takes(session, batch_id, {key: take}, {key: stored} if stored is not None else {})
     months = collected.months()
     mtd = charge_repo.month_to_date(session, [a for a, _ in months], [m for _, m in months])
     rated = rate(collected, mtd, actor=actor)

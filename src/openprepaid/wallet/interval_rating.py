@@ -1,10 +1,15 @@
-"""The charging hot path in memory: sort a batch's intervals into charge rows, holds and rating groups,
-then rate the groups into one ledger transaction per (account, local day).
+"""The charging hot path in memory: sort a batch's intervals into meter-day takes, holds and rating
+groups, then rate the groups into one ledger transaction per (account, local day).
 
 Rules (docs/ledger.md "Batch charging"):
-- Every interval taken gets exactly one charge row: ``charged``, ``held`` (negative, above
-  ``max_load_factor`` × sanctioned load × interval, or no tariff version in force) or ``covered``
-  (its day was already trued up by the register). Intervals already taken are skipped.
+- Every interval taken sets its bit in its meter-day's take (``DayTake``): billed, ``held``
+  (negative, above ``max_load_factor`` × sanctioned load × interval, no tariff version in force, or
+  nobody to charge) or ``covered`` (its local day was already trued up by the register). Intervals
+  whose bit the store (or this batch) has already are duplicates: skipped.
+- A meter's sorted run of ends is resolved once per batch and (zone, tariff) into a ``RunPlan``: when
+  nothing in the run is exceptional (no duplicate, trued-up day, implausible energy or missing
+  version) the meter costs a few slice sums per rating group, meter-day and local day; otherwise
+  each interval is sorted on its own (the same rules, one at a time).
 - Rating groups are (account, local day, tariff version, ToD zone); each group is rated with one
   ``rate_interval`` call on its summed energy, in day order, month-to-date units carried from one
   group to the next. Slab, catch-up and free-unit lines are differences of rounded month-to-date
@@ -17,22 +22,20 @@ Rules (docs/ledger.md "Batch charging"):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from openprepaid.store.model import HoldSource, HoldState, IntervalChargeStatus
-from openprepaid.wallet.charge_context import IMPLAUSIBLE, NEGATIVE, NO_VERSION, ChargeableAccount, Slot
+from openprepaid.store.model import HoldSource, HoldState
+from openprepaid.store.repository.charge_day import DayMasks, DayTake, day_and_bit
+from openprepaid.wallet.charge_context import IMPLAUSIBLE, NEGATIVE, NO_VERSION, ChargeableAccount, RunPlan, Slot
 from openprepaid.wallet.charge_lines import add_lines, charge_entry
 from openprepaid.wallet.ledger import LedgerEntry, LedgerTransactionKind
 from openprepaid.wallet.tariff import rate_interval
 
-CHARGED = IntervalChargeStatus.CHARGED.value
-HELD = IntervalChargeStatus.HELD.value
-COVERED = IntervalChargeStatus.COVERED.value
-
 Interval = tuple[datetime, int]  # (interval end, aware; import Wh)
+_NO_MASKS = DayMasks(0, 0, 0)
 
 
 @dataclass(slots=True)
@@ -41,14 +44,16 @@ class Collected:
 
     batch_id: int
     now: datetime
-    # charge rows as ``charge_bulk.insert_charge_intervals`` takes them (interval ends encoded)
-    rows: list[tuple[int, Any, int, int, str, int]] = field(default_factory=list)
+    stored: Mapping[tuple[int, date], DayMasks] = field(default_factory=dict)  # meter-days as read from the store
+    trued_up: Mapping[int, Mapping[date, bool]] = field(default_factory=dict)  # meter -> local day -> trued up
+    days: dict[tuple[int, date], DayTake] = field(default_factory=dict)  # (meter, UTC day) -> this batch's take
     holds: list[dict[str, Any]] = field(default_factory=list)
     # account id -> rating group number (``Slot.group``) -> summed Wh
     groups: dict[int, dict[int, int]] = field(default_factory=dict)
     accounts: dict[int, ChargeableAccount] = field(default_factory=dict)
-    # (meter, local day, account) -> [rows taken, billed Wh, last interval end]
+    # (meter, local day, account) -> [intervals taken, billed Wh, last interval end]
     usage: dict[tuple[int, date, int], list[Any]] = field(default_factory=dict)
+    charged: int = 0
     duplicates: int = 0
     held: int = 0
     covered: int = 0
@@ -81,75 +86,90 @@ class Collected:
             }
         )
 
+    def _day(self, meter_id: int, utc_date: date) -> tuple[DayTake, int]:
+        """This batch's take of the meter-day and every bit taken there before it (store and batch)."""
+        key = (meter_id, utc_date)
+        take = self.days.get(key)
+        if take is None:
+            take = self.days[key] = DayTake()
+        return take, self.stored.get(key, _NO_MASKS).taken | take.taken
+
     def take(
         self,
         meter_id: int,
-        intervals: Sequence[Interval],
+        ends: tuple[datetime, ...],
+        whs: Sequence[int],
         *,
         target: ChargeableAccount,
         limit_wh: int,
-        seen: dict[date, bool] | None,
-        existing: set[tuple[int, datetime]],
     ) -> None:
-        """Intervals of one meter (sorted by end) while it served one chargeable account: the hot loop."""
+        """Intervals of one meter (sorted, distinct ends) while it served one chargeable account: the hot path."""
         account_id = target.account.id
         self.accounts[account_id] = target
-        slots = target.slots.slots
-        compute = target.slots.slot
-        rows = self.rows
-        batch_id = self.batch_id
-        taken: dict[int, list[Any]] = {}  # group -> [Wh, intervals, last end]
-        other: dict[date, list[Any]] = {}  # local day -> [held or covered rows, 0, last end]
-        for end_at, wh in intervals:
-            slot = slots.get(end_at) or compute(end_at)
-            if seen is not None and slot.local_date in seen:
-                if (meter_id, end_at) in existing:
-                    self.duplicates += 1
-                    continue
-                if seen[slot.local_date]:
-                    rows.append((meter_id, slot.stored_end, account_id, wh, COVERED, batch_id))
-                    self.covered += 1
-                    other.setdefault(slot.local_date, [0, 0, end_at])[0] += 1
-                    continue
-            if wh < 0 or wh > limit_wh or not slot.version_id:
-                self._hold_taken(meter_id, end_at, account_id=account_id, wh=wh, slot=slot, limit_wh=limit_wh)
-                other.setdefault(slot.local_date, [0, 0, end_at])[0] += 1
-                continue
-            group = taken.get(slot.group)
-            if group is None:
-                taken[slot.group] = [wh, 1, end_at]
-            else:
-                group[0] += wh
-                group[1] += 1
-                group[2] = end_at
-            rows.append((meter_id, slot.stored_end, account_id, wh, CHARGED, batch_id))
-        self._merge(meter_id, account_id, target, taken, other)
-
-    def _hold_taken(
-        self, meter_id: int, end_at: datetime, *, account_id: int, wh: int, slot: Slot, limit_wh: int
-    ) -> None:
-        reason = NEGATIVE if wh < 0 else IMPLAUSIBLE if wh > limit_wh else NO_VERSION
-        self.hold(
-            meter_id, end_at, account_id=account_id, wh=wh, reason=reason, limit_wh=limit_wh if wh > limit_wh else None
+        plan = target.slots.plan(ends)
+        trued_up = self.trued_up.get(meter_id)
+        plain = (
+            plan.clean
+            and min(whs) >= 0
+            and max(whs) <= limit_wh
+            and not (trued_up and any(trued_up.get(day) for day, _, _, _ in plan.local_parts))
+            and not any(self._day(meter_id, day)[1] & mask for day, _, _, mask in plan.utc_parts)
         )
-        self.rows.append((meter_id, slot.stored_end, account_id, wh, HELD, self.batch_id))
-        self.held += 1
+        if plain:
+            self._take_run(meter_id, account_id, plan, whs)
+        else:
+            self._take_each(meter_id, ends, whs, target=target, plan=plan, limit_wh=limit_wh, trued_up=trued_up)
 
-    def _merge(
+    def _take_run(self, meter_id: int, account_id: int, plan: RunPlan, whs: Sequence[int]) -> None:
+        """Every interval of the run is billed: sums per rating group, meter-day and local day."""
+        groups = self.groups.setdefault(account_id, {})
+        for group, start, stop in plan.segments:
+            groups[group] = groups.get(group, 0) + sum(whs[start:stop])
+        for utc_date, start, stop, mask in plan.utc_parts:
+            take = self._day(meter_id, utc_date)[0]
+            take.taken |= mask
+            take.billed_wh += sum(whs[start:stop])
+        for local_date, start, stop, last in plan.local_parts:
+            self._add_usage((meter_id, local_date, account_id), stop - start, sum(whs[start:stop]), last)
+        self.charged += len(whs)
+
+    def _take_each(
         self,
         meter_id: int,
-        account_id: int,
+        ends: tuple[datetime, ...],
+        whs: Sequence[int],
+        *,
         target: ChargeableAccount,
-        taken: dict[int, list[Any]],
-        other: dict[date, list[Any]],
+        plan: RunPlan,
+        limit_wh: int,
+        trued_up: Mapping[date, bool] | None,
     ) -> None:
+        account_id = target.account.id
         groups = self.groups.setdefault(account_id, {})
-        first = target.slots.groups.first
-        for number, (wh, count, last) in taken.items():
-            groups[number] = groups.get(number, 0) + wh
-            self._add_usage((meter_id, first[number].local_date, account_id), count, wh, last)
-        for local_date, (count, _, last) in other.items():
-            self._add_usage((meter_id, local_date, account_id), count, 0, last)
+        for slot, end_at, wh in zip(plan.slots, ends, whs, strict=True):
+            take, before = self._day(meter_id, slot.utc_date)
+            bit = slot.bit
+            if before & bit:
+                self.duplicates += 1
+                continue
+            take.taken |= bit
+            usage_key = (meter_id, slot.local_date, account_id)
+            if trued_up and trued_up.get(slot.local_date):
+                take.covered |= bit
+                self.covered += 1
+                self._add_usage(usage_key, 1, 0, end_at)
+            elif wh < 0 or wh > limit_wh or not slot.version_id:
+                take.held |= bit
+                reason = NEGATIVE if wh < 0 else IMPLAUSIBLE if wh > limit_wh else NO_VERSION
+                limit = limit_wh if wh > limit_wh else None
+                self.hold(meter_id, end_at, account_id=account_id, wh=wh, reason=reason, limit_wh=limit)
+                self.held += 1
+                self._add_usage(usage_key, 1, 0, end_at)
+            else:
+                groups[slot.group] = groups.get(slot.group, 0) + wh
+                take.billed_wh += wh
+                self.charged += 1
+                self._add_usage(usage_key, 1, wh, end_at)
 
     def hold_all(
         self,
@@ -159,19 +179,20 @@ class Collected:
         account_id: int | None,
         reason: str,
         local_dates: list[date],
-        existing: set[tuple[int, datetime]],
-        encode_end: Callable[[datetime], Any],
     ) -> None:
-        """Intervals that cannot be charged at all (unmapped, closed account, no tariff): held for review."""
+        """Intervals that cannot be charged at all (unmapped, closed account, no tariff): taken as held."""
         for (end_at, wh), local_date in zip(intervals, local_dates, strict=True):
-            if (meter_id, end_at) in existing:
+            utc_date, bit = day_and_bit(end_at)
+            take, before = self._day(meter_id, utc_date)
+            if before & bit:
                 self.duplicates += 1
                 continue
+            take.taken |= bit
+            take.held |= bit
             self.hold(meter_id, end_at, account_id=account_id, wh=wh, reason=reason)
             if account_id is None:
-                self.unmapped += 1  # no account to key a charge row on: the hold alone records it
+                self.unmapped += 1  # no account to count usage on: the hold records it
                 continue
-            self.rows.append((meter_id, encode_end(end_at), account_id, wh, HELD, self.batch_id))
             self.held += 1
             self._add_usage((meter_id, local_date, account_id), 1, 0, end_at)
 
@@ -183,6 +204,10 @@ class Collected:
             usage[0] += count
             usage[1] += wh
             usage[2] = max(usage[2], last)
+
+    def takes(self) -> dict[tuple[int, date], DayTake]:
+        """The meter-days this batch changes (a day of duplicates only is left alone)."""
+        return {key: take for key, take in self.days.items() if take.taken or take.released}
 
     def months(self) -> list[tuple[int, date]]:
         pairs: set[tuple[int, date]] = set()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from openprepaid.store.model.base import Base
 from openprepaid.store.model.charge import (
     ChargeBatch,
+    ChargeDay,
     ChargeHold,
-    ChargeInterval,
+    ChargeTake,
     ChargeTrueUp,
     HoldSource,
     HoldState,
@@ -54,8 +55,9 @@ __all__ = [
     "BillingReading",
     "BlockReading",
     "ChargeBatch",
+    "ChargeDay",
     "ChargeHold",
-    "ChargeInterval",
+    "ChargeTake",
     "ChargeTrueUp",
     "CommMode",
     "Command",

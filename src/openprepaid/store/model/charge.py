@@ -1,19 +1,26 @@
 """What the wallet has charged from meter data, keyed so that charging twice is impossible.
 
 Invariants (architecture.md "Identity and money invariants", domain.md §2 "Charging"):
-- ``charge_interval``: one row per (meter, interval end) ever. The primary key is the exactly-once
-  guard: the row and the ledger transaction that bills it are written in one database transaction,
-  so a re-delivered interval finds its row and is a no-op. Held, rejected and register-covered
-  intervals get a row too (without money), so a re-delivery cannot bill them behind the review.
+- ``charge_day``: one row per (meter, UTC day of the interval end) carrying bitmasks; bit ``m`` (of
+  the little-endian mask bytes) is the interval ending at minute ``m`` of that UTC day (any capture
+  period fits, no time-zone or DST cases). ``taken_mask`` is the exactly-once guard: a batch reads
+  (PostgreSQL: locks) the meter-days it touches, takes only bits not set yet and writes the new mask
+  in the same database transaction as the money; a bit is never cleared. ``held_mask`` (taken, not
+  billed: held for review, or rejected) and ``covered_mask`` (taken, not billed: its local day was
+  trued up by the register) are subsets of it. Releasing a hold clears its ``held_mask`` bit.
+- ``charge_take``: what each batch took per meter-day (the masks it set, the held bits it released,
+  count and billed energy), so an audit proves from the database that no interval was taken or
+  billed twice: two take rows of one meter-day sharing a bit is a double charge.
 - ``charge_trueup``: one row per (meter, local day) whose daily cumulative register was compared
   with the intervals charged for that day; the difference is billed or credited once.
 - ``usage_day`` / ``usage_month``: running totals written in the same transaction as the charges
   (what was billed per meter-day and per account-month); month-to-date units for slabs and the
-  unbilled-exposure report read them instead of scanning ``charge_interval``.
+  unbilled-exposure report read them.
 
-``charge_interval`` is the hot table (96 rows per meter per day): it is narrow and carries no
-foreign keys, because every row is written by the charging repository from an installation it has
-just read, and per-row foreign-key checks would halve bulk-insert throughput (docs/ledger.md).
+Rows are O(meter-days), not O(intervals): a day of 15-minute intervals of a meter in a zone off UTC
+is two ``charge_day`` rows and two ``charge_take`` rows (docs/ledger.md "Charging storage").
+These tables carry no foreign keys: every row is written by the charging code from an installation
+it has just read, and per-row checks would cost as much as the rows on the bulk path.
 """
 
 from __future__ import annotations
@@ -21,14 +28,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openprepaid.store.model.base import Base, BigId, id_column, str_enum
 
 
 class IntervalChargeStatus(StrEnum):
-    CHARGED = "charged"  # billed in ``ledger_transaction_id`` (may be zero money for zero energy)
+    """What became of a taken interval (derived from the ``charge_day`` masks and the hold rows)."""
+
+    CHARGED = "charged"  # billed in a ledger transaction of the batch that took or released it
     HELD = "held"  # implausible reading waiting for review (see ``charge_hold``); not billed
     REJECTED = "rejected"  # reviewed and refused; never billed
     COVERED = "covered"  # arrived after its day was trued up: the register already billed it
@@ -49,29 +58,35 @@ class ChargeBatch(Base):
     amount_paise: Mapped[int] = mapped_column(default=0)
 
 
-class ChargeInterval(Base):
-    """The interval was taken into batch ``batch_id``; its money is in that batch's ledger transaction
-    for (account, local day), key ``interval:<batch>:<account>:<local date>``."""
+class ChargeDay(Base):
+    """The intervals of one meter ending on one UTC day that the wallet has taken (bit = minute of the day)."""
 
-    __tablename__ = "charge_interval"
+    __tablename__ = "charge_day"
 
     meter_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    interval_end_at: Mapped[datetime] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(BigId)
-    energy_wh: Mapped[int]
-    # Validated in Python, no CHECK in the database: on the hot table a CHECK halves SQLite's insert rate.
-    status: Mapped[IntervalChargeStatus] = mapped_column(
-        Enum(
-            IntervalChargeStatus,
-            name="interval_charge_status",
-            native_enum=False,
-            create_constraint=False,
-            length=16,
-            values_callable=lambda members: [m.value for m in members],
-            validate_strings=True,
-        )
-    )
-    batch_id: Mapped[int] = mapped_column(BigId)
+    utc_date: Mapped[date] = mapped_column(primary_key=True)
+    taken_mask: Mapped[bytes] = mapped_column(LargeBinary)
+    held_mask: Mapped[bytes] = mapped_column(LargeBinary)
+    covered_mask: Mapped[bytes] = mapped_column(LargeBinary)
+    interval_count: Mapped[int]  # bits set in ``taken_mask``
+    batch_id: Mapped[int] = mapped_column(BigId)  # the batch that changed the row last
+
+
+class ChargeTake(Base):
+    """What batch ``batch_id`` took of one meter-day: its money is in that batch's ledger transactions
+    (key ``interval:<batch>:<account>:<local date>``)."""
+
+    __tablename__ = "charge_take"
+
+    batch_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meter_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    utc_date: Mapped[date] = mapped_column(primary_key=True)
+    taken_mask: Mapped[bytes] = mapped_column(LargeBinary)  # bits this batch set in ``charge_day.taken_mask``
+    held_mask: Mapped[bytes] = mapped_column(LargeBinary)  # of those, held
+    covered_mask: Mapped[bytes] = mapped_column(LargeBinary)  # of those, covered by the register
+    released_mask: Mapped[bytes] = mapped_column(LargeBinary)  # held bits of earlier batches billed now
+    interval_count: Mapped[int]  # bits in ``taken_mask``
+    billed_energy_wh: Mapped[int]  # energy billed by this batch for the meter-day
 
 
 class HoldSource(StrEnum):

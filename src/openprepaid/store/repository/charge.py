@@ -1,5 +1,5 @@
 """Charging SQL (reads and small writes): installations, what was charged per meter-day and account-month,
-batches, holds, true-ups. The hot bulk writes live in ``charge_bulk``."""
+batches, holds, true-ups. The interval masks live in ``charge_day``, the hot bulk writes in ``charge_bulk``."""
 
 from __future__ import annotations
 
@@ -17,17 +17,16 @@ from openprepaid.store.model import (
     BlockReading,
     ChargeBatch,
     ChargeHold,
-    ChargeInterval,
     ChargeTrueUp,
     DailyReading,
     HoldSource,
     HoldState,
-    IntervalChargeStatus,
     MeterInstallation,
     TrueUpStatus,
     UsageDay,
     UsageMonth,
 )
+from openprepaid.store.repository.charge_day import taken_condition
 from openprepaid.store.repository.ledger import among, chunked
 from openprepaid.store.repository.natural_key import insert_ignoring_duplicates
 
@@ -75,21 +74,6 @@ def seen_meter_days(
         for meter_id, local_date, trued_up in session.execute(statement):
             key = (int(meter_id), local_date)
             result[key] = result.get(key, False) or bool(trued_up)
-    return result
-
-
-def existing_interval_keys(
-    session: Session, meter_ids: Sequence[int], after: datetime, until: datetime
-) -> set[tuple[int, datetime]]:
-    """(meter, interval end) already taken, for ends in (after, until]."""
-    result: set[tuple[int, datetime]] = set()
-    for chunk in chunked(sorted(set(meter_ids))):
-        statement = select(ChargeInterval.meter_id, ChargeInterval.interval_end_at).where(
-            among(session, ChargeInterval.meter_id, chunk),
-            ChargeInterval.interval_end_at > after,
-            ChargeInterval.interval_end_at <= until,
-        )
-        result.update((int(meter_id), end_at) for meter_id, end_at in session.execute(statement))
     return result
 
 
@@ -190,39 +174,6 @@ def resolve_hold(
         .execution_options(synchronize_session=False)
     )
     return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
-
-
-def set_interval_status(
-    session: Session,
-    meter_id: int,
-    interval_end_at: datetime,
-    *,
-    status: IntervalChargeStatus,
-    batch_id: int,
-    energy_wh: int | None = None,
-) -> bool:
-    """Held -> charged|rejected (the only change a charge row ever sees)."""
-    values: dict[str, Any] = {"status": status, "batch_id": batch_id}
-    if energy_wh is not None:
-        values["energy_wh"] = energy_wh
-    statement = (
-        update(ChargeInterval)
-        .where(
-            ChargeInterval.meter_id == meter_id,
-            ChargeInterval.interval_end_at == interval_end_at,
-            ChargeInterval.status == IntervalChargeStatus.HELD,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
-
-
-def interval_status(session: Session, meter_id: int, interval_end_at: datetime) -> IntervalChargeStatus | None:
-    statement = select(ChargeInterval.status).where(
-        ChargeInterval.meter_id == meter_id, ChargeInterval.interval_end_at == interval_end_at
-    )
-    return session.execute(statement).scalar_one_or_none()
 
 
 # --- true-up ----------------------------------------------------------------------------------------
@@ -344,32 +295,17 @@ def usage_days_of_accounts(
 def uncharged_block_readings(
     session: Session, *, after: datetime, until: datetime, limit: int
 ) -> list[tuple[int, datetime, int, int]]:
-    """Stored block-load readings with no charge row and no hold, ends in (after, until]:
-    ``(meter, interval end, import Wh, capture period s)`` in key order (the catch-up sweep)."""
+    """Stored block-load readings not taken yet (no bit in their meter-day's ``taken_mask``; held ones are
+    taken), ends in (after, until]: ``(meter, interval end, import Wh, capture period s)`` in key order
+    (the catch-up sweep)."""
     statement = (
         select(
             BlockReading.meter_id, BlockReading.interval_end_at, BlockReading.import_wh, BlockReading.capture_period_s
         )
-        .outerjoin(
-            ChargeInterval,
-            and_(
-                ChargeInterval.meter_id == BlockReading.meter_id,
-                ChargeInterval.interval_end_at == BlockReading.interval_end_at,
-            ),
-        )
-        .outerjoin(
-            ChargeHold,
-            and_(
-                ChargeHold.meter_id == BlockReading.meter_id,
-                ChargeHold.source == HoldSource.BLOCK,
-                ChargeHold.period_end_at == BlockReading.interval_end_at,
-            ),
-        )
         .where(
             BlockReading.interval_end_at > after,
             BlockReading.interval_end_at <= until,
-            ChargeInterval.meter_id.is_(None),
-            ChargeHold.meter_id.is_(None),
+            ~taken_condition(session, BlockReading.meter_id, BlockReading.interval_end_at),
         )
         .order_by(BlockReading.meter_id, BlockReading.interval_end_at)
         .limit(limit)

@@ -1,45 +1,19 @@
-"""The charging hot path's bulk writes: charge rows and the running usage totals (docs/ledger.md).
+"""The charging hot path's running usage totals (docs/ledger.md); the interval masks are ``charge_day``'s.
 
-Invariants kept: a charge row is only ever inserted; a duplicate key raises ``DuplicateKeyError``
-and the caller rolls its savepoint back. Usage totals only grow, by set-based upserts.
+Invariant kept: usage totals only grow, by set-based upserts in key order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from openprepaid.store.model import ChargeInterval, UsageDay, UsageMonth
-from openprepaid.store.repository.bulk_write import driver_of, insert_rows, memo_binder
-
-# --- charge rows --------------------------------------------------------------------------------------
-
-CHARGE_COLUMNS = ("meter_id", "interval_end_at", "account_id", "energy_wh", "status", "batch_id")
-CHARGE_PG_TYPES = ("int8", "timestamptz", "int8", "int8", "varchar", "int8")
-
-
-def end_encoder(session: Session) -> Callable[[datetime], Any]:
-    """How ``insert_charge_intervals`` wants an interval end: as the column binds it on this backend.
-
-    The charging code encodes each distinct end once (a day has 96) instead of once per row.
-    """
-    _, dialect = driver_of(session)
-    if dialect.name == "postgresql":
-        return lambda end_at: end_at
-    table: Table = ChargeInterval.__table__  # type: ignore[assignment]
-    return memo_binder(table.c.interval_end_at, dialect)
-
-
-def insert_charge_intervals(session: Session, rows: Sequence[tuple[int, Any, int, int, str, int]]) -> None:
-    """Insert charge rows ``(meter, encoded interval end, account, Wh, status, batch)`` (ends from
-    ``end_encoder``); any existing key fails them all with ``DuplicateKeyError``."""
-    table: Table = ChargeInterval.__table__  # type: ignore[assignment]
-    insert_rows(session, table, CHARGE_COLUMNS, rows, pg_types=CHARGE_PG_TYPES)
-
+from openprepaid.store.model import UsageDay, UsageMonth
+from openprepaid.store.repository.bulk_write import driver_of, memo_binder
 
 # --- running totals -----------------------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ from openprepaid.store.model import (
     Posting,
     Utility,
 )
-from openprepaid.store.model.charge import ChargeBatch, ChargeInterval
+from openprepaid.store.model.charge import ChargeBatch
+from openprepaid.store.repository.charge_day import taken_once_and_twice
 
 RELAY_KINDS = (CommandKind.RELAY_DISCONNECT, CommandKind.RELAY_RECONNECT)
 
@@ -67,19 +68,9 @@ def block_readings_stored(session: Session, start: datetime | None = None, end: 
 
 
 def intervals_charged(session: Session, start: datetime, end: datetime) -> tuple[int, int]:
-    """(intervals taken by the wallet, interval keys taken more than once) with start < end <= end."""
-    window = (ChargeInterval.interval_end_at > start, ChargeInterval.interval_end_at <= end)
-    charged = session.execute(select(func.count()).select_from(ChargeInterval).where(*window)).scalar_one()
-    twice = session.execute(
-        select(func.count()).select_from(
-            select(ChargeInterval.meter_id)
-            .where(*window)
-            .group_by(ChargeInterval.meter_id, ChargeInterval.interval_end_at)
-            .having(func.count() > 1)
-            .subquery()
-        )
-    ).scalar_one()
-    return int(charged), int(twice)
+    """(intervals taken by the wallet, intervals taken or billed by more than one batch) with
+    start < interval end <= end, from the batches' take masks (``charge_take``)."""
+    return taken_once_and_twice(session, start, end)
 
 
 def charged_since(session: Session, since: datetime) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import BillingReading, BlockReading, DailyReading, InstantReading, MeterEvent
-from openprepaid.store.model.charge import ChargeInterval
+from openprepaid.store.repository.charge_day import taken_condition
 from openprepaid.store.repository.natural_key import insert_ignoring_duplicates
 
 
@@ -55,17 +55,11 @@ def count_block_intervals(session: Session, meter_id: int, start_at: datetime, e
 def uncharged_block_readings(
     session: Session, *, meter_ids: Sequence[int] | None = None, limit: int = 50_000
 ) -> list[BlockReading]:
-    """Stored block-load intervals that the wallet has not taken yet (no ``charge_interval`` row),
-    of the given meters only when ``meter_ids`` is given (the primary key index then bounds the scan)."""
-    charged = (
-        select(ChargeInterval.meter_id)
-        .where(
-            ChargeInterval.meter_id == BlockReading.meter_id,
-            ChargeInterval.interval_end_at == BlockReading.interval_end_at,
-        )
-        .exists()
+    """Stored block-load intervals that the wallet has not taken yet (no bit in their ``charge_day``
+    mask), of the given meters only when ``meter_ids`` is given (the primary key index then bounds the scan)."""
+    statement = select(BlockReading).where(
+        ~taken_condition(session, BlockReading.meter_id, BlockReading.interval_end_at)
     )
-    statement = select(BlockReading).where(~charged)
     if meter_ids is not None:
         statement = statement.where(BlockReading.meter_id.in_(sorted(set(meter_ids))))
     statement = statement.order_by(BlockReading.meter_id, BlockReading.interval_end_at).limit(limit)
