@@ -95,6 +95,7 @@ class GroupNumbers:
     def __init__(self) -> None:
         self.numbers: dict[tuple[date, int, str], int] = {}
         self.first: list[Slot] = []
+        self.order: list[tuple[date, datetime]] = []  # per number: (local day, local end) of ``first``, to sort by
 
 
 class SlotTable:
@@ -151,6 +152,7 @@ class SlotTable:
         slot = Slot(local_date, month_date, local_end, version_id, zone_name, key, utc.date(), bit, number)
         if fresh:
             self.groups.first.append(slot)
+            self.groups.order.append((local_date, local_end))
         return slot
 
 

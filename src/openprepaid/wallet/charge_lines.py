@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from functools import cache
 
 from openprepaid.wallet.chart_of_accounts import UtilityLedger
 from openprepaid.wallet.ledger import LedgerEntry, LedgerTransactionKind, Leg
@@ -29,6 +30,7 @@ _LEDGER_OF_GROUP = {
 WALLET_COMPONENT = "total"
 
 
+@cache
 def ledger_of_component(component: str) -> UtilityLedger:
     """``energy.slab2`` -> energy revenue, ``duty.electricity`` -> duty payable, ... (by the group prefix)."""
     group = component.partition(".")[0]

@@ -43,6 +43,7 @@ from openprepaid.wallet.tariff_store import TariffCatalog
 
 CAPTURE_PERIODS_S = (900, 1800, 3600)
 _END = itemgetter(0)
+_WH = itemgetter(1)
 MAX_ATTEMPTS = 3
 
 
@@ -129,7 +130,7 @@ def _merged(batch: Sequence[MeterIntervals]) -> dict[int, Run]:
     """Per meter: capture period, sorted distinct ends (the first of repeated ends kept) and their Wh."""
     given: dict[int, tuple[int, list[datetime], list[int]]] = {}
     for item in batch:
-        ends, whs = (list(column) for column in zip(*item.intervals, strict=True)) if item.intervals else ([], [])
+        ends, whs = list(map(_END, item.intervals)), list(map(_WH, item.intervals))
         _check(item, ends, whs)
         known = given.get(item.meter_id)
         if known is None:

@@ -29,8 +29,8 @@ from typing import Any
 
 from openprepaid.store.model import HoldSource, HoldState
 from openprepaid.store.repository.charge_day import DayMasks, DayTake, day_and_bit
-from openprepaid.wallet.charge_context import IMPLAUSIBLE, NEGATIVE, NO_VERSION, ChargeableAccount, RunPlan, Slot
-from openprepaid.wallet.charge_lines import add_lines, charge_entry
+from openprepaid.wallet.charge_context import IMPLAUSIBLE, NEGATIVE, NO_VERSION, ChargeableAccount, RunPlan
+from openprepaid.wallet.charge_lines import charge_entry
 from openprepaid.wallet.ledger import LedgerEntry, LedgerTransactionKind
 from openprepaid.wallet.tariff import rate_interval
 
@@ -108,27 +108,44 @@ class Collected:
         self.accounts[account_id] = target
         plan = target.slots.plan(ends)
         trued_up = self.trued_up.get(meter_id)
-        plain = (
-            plan.clean
-            and min(whs) >= 0
-            and max(whs) <= limit_wh
-            and not (trued_up and any(trued_up.get(day) for day, _, _, _ in plan.local_parts))
-            and not any(self._day(meter_id, day)[1] & mask for day, _, _, mask in plan.utc_parts)
-        )
-        if plain:
+        if self._plain(meter_id, plan, whs, limit_wh, trued_up):
             self._take_run(meter_id, account_id, plan, whs)
         else:
             self._take_each(meter_id, ends, whs, target=target, plan=plan, limit_wh=limit_wh, trued_up=trued_up)
+
+    def _plain(
+        self, meter_id: int, plan: RunPlan, whs: Sequence[int], limit_wh: int, trued_up: Mapping[date, bool] | None
+    ) -> bool:
+        """Nothing in the run is exceptional: every interval is new, plausible, rated and of an open day."""
+        if not plan.clean or min(whs) < 0 or max(whs) > limit_wh:
+            return False
+        if trued_up:
+            for local_date, _, _, _ in plan.local_parts:
+                if trued_up.get(local_date):
+                    return False
+        stored, days = self.stored, self.days
+        for utc_date, _, _, mask in plan.utc_parts:
+            key = (meter_id, utc_date)
+            masks = stored.get(key)
+            take = days.get(key)
+            if (masks is not None and masks.taken & mask) or (take is not None and take.taken & mask):
+                return False
+        return True
 
     def _take_run(self, meter_id: int, account_id: int, plan: RunPlan, whs: Sequence[int]) -> None:
         """Every interval of the run is billed: sums per rating group, meter-day and local day."""
         groups = self.groups.setdefault(account_id, {})
         for group, start, stop in plan.segments:
             groups[group] = groups.get(group, 0) + sum(whs[start:stop])
+        days = self.days
         for utc_date, start, stop, mask in plan.utc_parts:
-            take = self._day(meter_id, utc_date)[0]
-            take.taken |= mask
-            take.billed_wh += sum(whs[start:stop])
+            key = (meter_id, utc_date)
+            take = days.get(key)
+            if take is None:
+                days[key] = DayTake(mask, 0, 0, 0, sum(whs[start:stop]))
+            else:
+                take.taken |= mask
+                take.billed_wh += sum(whs[start:stop])
         for local_date, start, stop, last in plan.local_parts:
             self._add_usage((meter_id, local_date, account_id), stop - start, sum(whs[start:stop]), last)
         self.charged += len(whs)
@@ -236,21 +253,30 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
     amount = 0
     for account_id, groups in collected.groups.items():
         target = collected.accounts[account_id]
-        first = target.slots.groups.first
-        mtd: dict[tuple[int, date], int] = {}
+        numbers = target.slots.groups
+        first = numbers.first
+        specs = target.slots.specs
+        mtd: dict[date, int] = {}  # month -> Wh rated so far
         days: dict[date, dict[str, int]] = {}
-        for slot, wh in sorted(((first[n], wh) for n, wh in groups.items()), key=_day_order):
+        for number in sorted(groups, key=numbers.order.__getitem__) if len(groups) > 1 else groups:
+            wh = groups[number]
             if not wh:
                 continue
-            month_key = (account_id, slot.month_date)
-            before = mtd.get(month_key)
+            slot = first[number]
+            month_date = slot.month_date
+            before = mtd.get(month_date)
             if before is None:
-                before = month_to_date.get(month_key, 0)
-            spec = target.slots.specs[slot.version_id]
-            lines = rate_interval(spec, energy_wh=wh, interval_end_local=slot.local_end, month_to_date_wh_before=before)
-            mtd[month_key] = before + wh
-            add_lines(days.setdefault(slot.local_date, {}), lines)
-            zone_key = (account_id, slot.month_date, slot.tod_zone)
+                before = month_to_date.get((account_id, month_date), 0)
+            lines = rate_interval(
+                specs[slot.version_id], energy_wh=wh, interval_end_local=slot.local_end, month_to_date_wh_before=before
+            )
+            mtd[month_date] = before + wh
+            components = days.get(slot.local_date)
+            if components is None:
+                components = days[slot.local_date] = {}
+            for line in lines:
+                components[line.component] = components.get(line.component, 0) + line.amount_paise
+            zone_key = (account_id, month_date, slot.tod_zone)
             months[zone_key] = months.get(zone_key, 0) + wh
         for local_date, components in days.items():
             entry = charge_entry(
@@ -269,10 +295,6 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
                 amount += sum(components.values())
     usage_months = [(a, m, z, wh) for (a, m, z), wh in sorted(months.items())]
     return Rated(entries, usage_months, amount)
-
-
-def _day_order(item: tuple[Slot, int]) -> tuple[date, datetime]:
-    return (item[0].local_date, item[0].local_end)
 
 
 def usage_rows(collected: Collected) -> list[tuple[int, date, int, int, int, datetime | None]]:

@@ -123,10 +123,15 @@ def write_takes(
     for (meter_id, utc_date), take in sorted(takes.items()):
         stored = existing.get((meter_id, utc_date))
         day = bind_date(utc_date)
+        taken_bytes = mask_bytes(take.taken)
+        held_bytes = mask_bytes(take.held) if take.held else b""
+        covered_bytes = mask_bytes(take.covered) if take.covered else b""
+        released_bytes = mask_bytes(take.released) if take.released else b""
+        count = take.taken.bit_count()
         if stored is None:
-            taken, held, covered = take.taken, take.held & ~take.released, take.covered
-            fresh.append((meter_id, day, mask_bytes(taken), mask_bytes(held), mask_bytes(covered),
-                          taken.bit_count(), batch_id))  # fmt: skip
+            held = take.held & ~take.released
+            held_now = held_bytes if held == take.held else mask_bytes(held)
+            fresh.append((meter_id, day, taken_bytes, held_now, covered_bytes, count, batch_id))
         else:
             taken = stored.taken | take.taken
             held = (stored.held | take.held) & ~take.released
@@ -135,9 +140,8 @@ def write_takes(
                  taken.bit_count(), mask_bytes(stored.taken), mask_bytes(stored.held))
             )  # fmt: skip
         take_rows.append(
-            (batch_id, meter_id, day, mask_bytes(take.taken), mask_bytes(take.held), mask_bytes(take.covered),
-             mask_bytes(take.released), take.taken.bit_count(), take.billed_wh)
-        )  # fmt: skip
+            (batch_id, meter_id, day, taken_bytes, held_bytes, covered_bytes, released_bytes, count, take.billed_wh)
+        )
     insert_rows(session, day_table, _DAY_COLUMNS, fresh, pg_types=_DAY_PG_TYPES)
     _update_days(session, batch_id, changed)
     insert_rows(session, take_table, _TAKE_COLUMNS, take_rows, pg_types=_TAKE_PG_TYPES)
