@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -59,16 +59,34 @@ def installed_meter_ids(session: Session, utility_id: int | None = None) -> list
 
 
 def mark_seen(session: Session, meter_id: int, at: datetime, *, firmware: str | None = None) -> None:
-    """The meter communicated at ``at``: first_seen_at once, last_seen_at only forward."""
+    """The meter communicated at ``at``: first_seen_at once, last_seen_at only forward.
+
+    A Core statement built once (a meter object already loaded in the session is not refreshed)."""
+    params: dict[str, Any] = {"meter_id": meter_id, "at": at}
+    if firmware:
+        params["firmware"] = firmware[:64]
+        session.execute(_MARK_SEEN_WITH_FIRMWARE, params)
+    else:
+        session.execute(_MARK_SEEN, params)
+
+
+def _mark_seen_statement(*, firmware: bool) -> Any:
+    table: Table = Meter.__table__  # type: ignore[assignment]
+    meter = table.c
+    at = bindparam("at", type_=meter.last_seen_at.type)
     values: dict[str, Any] = {
-        "first_seen_at": func.coalesce(Meter.first_seen_at, at),
+        "first_seen_at": func.coalesce(meter.first_seen_at, at),
         "last_seen_at": case(
-            (Meter.last_seen_at.is_(None), at), (Meter.last_seen_at < at, at), else_=Meter.last_seen_at
+            (meter.last_seen_at.is_(None), at), (meter.last_seen_at < at, at), else_=meter.last_seen_at
         ),
     }
     if firmware:
-        values["firmware"] = firmware[:64]
-    session.execute(update(Meter).where(Meter.id == meter_id).values(**values))
+        values["firmware"] = bindparam("firmware", type_=meter.firmware.type)
+    return update(table).where(meter.id == bindparam("meter_id", type_=meter.id.type)).values(**values)
+
+
+_MARK_SEEN = _mark_seen_statement(firmware=False)
+_MARK_SEEN_WITH_FIRMWARE = _mark_seen_statement(firmware=True)
 
 
 # --- invocation counters ---------------------------------------------------------------------------
@@ -81,16 +99,12 @@ def reserve_invocation_counters(session: Session, meter_id: int, client_sap: int
     next_value + count RETURNING next_value`` (the first reservation creates the row)."""
     if count < 1:
         raise ValueError("reserve at least one counter")
-    table = InvocationCounter.__table__
-    insert: Any = _upsert_insert(session)
-    statement = insert(table).values(
-        meter_id=meter_id, client_sap=client_sap, next_value=FIRST_INVOCATION_COUNTER + count, updated_at=now
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.meter_id, table.c.client_sap],
-        set_={"next_value": table.c.next_value + count, "updated_at": statement.excluded.updated_at},
-    ).returning(table.c.next_value)
-    after = int(session.execute(statement).scalar_one())
+    dialect = session.get_bind().dialect.name
+    statement = _RESERVE_STATEMENTS.get(dialect)
+    if statement is None:
+        statement = _RESERVE_STATEMENTS[dialect] = _reserve_statement(dialect)
+    params = {"meter_id": meter_id, "client_sap": client_sap, "first": FIRST_INVOCATION_COUNTER + count}
+    after = int(session.execute(statement, {**params, "count": count, "now": now}).scalar_one())
     first = after - count
     if after - 1 > MAX_INVOCATION_COUNTER:
         raise InvocationCounterExhaustedError(
@@ -99,13 +113,30 @@ def reserve_invocation_counters(session: Session, meter_id: int, client_sap: int
     return first
 
 
-def _upsert_insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
+def _reserve_statement(dialect: str) -> Any:
     if dialect == "postgresql":
-        return postgresql.insert
-    if dialect == "sqlite":
-        return sqlite.insert
-    raise NotImplementedError(f"upsert is not implemented for {dialect}")
+        insert: Any = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:
+        raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    table = InvocationCounter.__table__
+    statement = insert(table).values(
+        meter_id=bindparam("meter_id", type_=table.c.meter_id.type),
+        client_sap=bindparam("client_sap", type_=table.c.client_sap.type),
+        next_value=bindparam("first", type_=table.c.next_value.type),
+        updated_at=bindparam("now", type_=table.c.updated_at.type),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.meter_id, table.c.client_sap],
+        set_={
+            "next_value": table.c.next_value + bindparam("count", type_=table.c.next_value.type),
+            "updated_at": statement.excluded.updated_at,
+        },
+    ).returning(table.c.next_value)
+
+
+_RESERVE_STATEMENTS: dict[str, Any] = {}
 
 
 def raise_invocation_counter_floor(

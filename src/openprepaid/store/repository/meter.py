@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import CredentialKind, Meter, MeterCredential
@@ -53,18 +53,19 @@ def get_credentials(
     """The sealed secrets of ``kinds`` for one association, in one query; any missing one is an error."""
     if not kinds:
         return {}
-    rows = session.execute(
-        select(MeterCredential.kind, MeterCredential.sealed).where(
-            MeterCredential.meter_id == meter_id,
-            MeterCredential.client_sap == client_sap,
-            MeterCredential.kind.in_(list(kinds)),
-        )
-    )
+    rows = session.execute(_CREDENTIALS, {"meter_id": meter_id, "client_sap": client_sap, "kinds": list(kinds)})
     found = {CredentialKind(kind): sealed for kind, sealed in rows}
     for kind in kinds:
         if kind not in found:
             raise UnknownCredentialError(f"meter {meter_id} has no {kind.value} for client {client_sap}")
     return found
+
+
+_CREDENTIALS = select(MeterCredential.kind, MeterCredential.sealed).where(
+    MeterCredential.meter_id == bindparam("meter_id"),
+    MeterCredential.client_sap == bindparam("client_sap"),
+    MeterCredential.kind.in_(bindparam("kinds", expanding=True)),
+)
 
 
 def meter_by_system_title(session: Session, system_title: bytes) -> Meter | None:
