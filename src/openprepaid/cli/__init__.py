@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from openprepaid import __version__
-from openprepaid.cli import db, demo, dlms, hes, meters, simulate, tariff
+from openprepaid.cli import accounts, db, demo, dlms, hes, meters, simulate, tariff
 from openprepaid.cli.context import build_context
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(meters.app, name="meters")
+app.add_typer(accounts.app, name="accounts")
 app.add_typer(tariff.app, name="tariff")
 app.add_typer(dlms.app, name="dlms")
 app.add_typer(simulate.app, name="simulate")

@@ -1,0 +1,174 @@
+"""What every ``openprepaid accounts`` command shares: opening the store, errors as exit codes, looking
+up utilities and accounts by their codes and numbers, the rules configuration, times and amounts.
+
+Exit codes: 0 done (a repeated recharge or reversal too: both are idempotent), 1 the database cannot
+be opened, 2 invalid input, 3 not found (utility, account, payment reference), 4 refused by the
+wallet (recharge policy, a payment reference used for another account or amount, a closed account,
+nothing to reverse). Errors go to stderr; with ``--json`` an ``{"error": ...}`` object also goes to
+stdout.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+import yaml
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from openprepaid.app import build_store
+from openprepaid.settings import Mode, Settings
+from openprepaid.store.engine import DatabaseURLError
+from openprepaid.store.repository import account_overview as overview
+from openprepaid.wallet.rules import InvalidConfigError, RulesConfig
+from openprepaid.wallet.rules.config_codec import rules_config_from_dict
+
+EXIT_DATABASE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_REFUSED = 1, 2, 3, 4
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, exit_code: int, code: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.code = code
+
+
+def fail(message: str, exit_code: int, code: str) -> NoReturn:
+    raise CommandError(message, exit_code, code)
+
+
+def emit(json_out: bool, document: dict[str, Any], lines: Callable[[], list[str]]) -> None:
+    if json_out:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+    else:
+        typer.echo("\n".join(lines()))
+
+
+def run(settings: Settings, json_out: bool, work: Callable[[sessionmaker[Session]], T]) -> T:
+    """Open the store, run ``work``, turn failures into a message and an exit code."""
+    try:
+        engine, sessions = open_store(settings)
+        try:
+            return work(sessions)
+        finally:
+            engine.dispose()
+    except CommandError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        if json_out:
+            typer.echo(json.dumps({"error": {"code": exc.code, "message": str(exc)}}, ensure_ascii=False))
+        raise typer.Exit(exc.exit_code) from exc
+
+
+def open_store(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    try:
+        return build_store(settings, upgrade=settings.mode is Mode.EMBEDDED)
+    except (DatabaseURLError, OperationalError) as exc:
+        fail(f"cannot open the database: {exc}", EXIT_DATABASE, "database_unavailable")
+
+
+def read_with(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    try:
+        with sessions() as session:
+            return work(session)
+    except OperationalError as exc:
+        fail(f"cannot read the database: {exc.orig}", EXIT_DATABASE, "database_unavailable")
+
+
+def utility_named(session: Session, code: str | None) -> overview.UtilityRow | None:
+    if code is None:
+        return None
+    for row in overview.utilities(session):
+        if row.code == code:
+            return row
+    fail(f"unknown utility {code!r}", EXIT_NOT_FOUND, "unknown_utility")
+
+
+def account_named(session: Session, account_no: str, utility_code: str | None) -> overview.AccountRef:
+    utility = utility_named(session, utility_code)
+    found = overview.find_accounts(session, account_no, utility_id=None if utility is None else utility.id)
+    if not found:
+        where = f" in utility {utility_code}" if utility_code else ""
+        fail(f"no account {account_no!r}{where}", EXIT_NOT_FOUND, "unknown_account")
+    if len(found) > 1:
+        codes = ", ".join(ref.utility_code for ref in found)
+        fail(f"account {account_no!r} exists in utilities {codes}: name one with --utility", EXIT_INPUT, "ambiguous")
+    return found[0]
+
+
+def rules_config(settings: Settings, rules_file: Path | None) -> RulesConfig:
+    """The rules service's configuration: the default rules in the configured time zone (as the
+    composition root builds them), or a rules file (YAML/JSON, docs/prepaid-rules.md)."""
+    if rules_file is None:
+        return RulesConfig(zone=settings.timezone)
+    try:
+        data = yaml.safe_load(rules_file.read_text(encoding="utf-8"))
+        return rules_config_from_dict(data if data is not None else {})
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, InvalidConfigError) as exc:
+        fail(f"rules file {rules_file}: {exc}", EXIT_INPUT, "invalid_rules")
+
+
+def moment(value: str | None, option: str) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
+        fail(
+            f"{option} {value!r}: expected ISO 8601 with a UTC offset, e.g. 2026-11-05T10:00+05:30",
+            EXIT_INPUT,
+            "bad_time",
+        )
+    return moment.astimezone(UTC)
+
+
+_AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def parse_rupees(value: str) -> int:
+    """Rupees as text -> integer paise, exactly: ``500``, ``499.50``, ``₹1000``. Refuses more than two
+    decimals, negative, zero, thousands separators, exponents and anything that is not a number."""
+    cleaned = value.strip().removeprefix("₹").strip()
+    if "," in cleaned:
+        fail(f"amount {value!r}: write it without thousands separators, e.g. 1000.00", EXIT_INPUT, "bad_amount")
+    if not _AMOUNT.fullmatch(cleaned):
+        fail(f"amount {value!r} is not a number of rupees (e.g. 500 or 499.50)", EXIT_INPUT, "bad_amount")
+    decimals = len(cleaned.partition(".")[2])
+    if decimals > 2:
+        fail(f"amount {value!r} has {decimals} decimals: rupees take at most 2 (paise)", EXIT_INPUT, "bad_amount")
+    rupees = Decimal(cleaned)
+    if rupees < 0:
+        fail(
+            f"amount {value!r} is negative: a recharge adds money (a bounced payment: accounts reverse)",
+            EXIT_INPUT,
+            "bad_amount",
+        )
+    if rupees == 0:
+        fail(f"amount {value!r} is zero", EXIT_INPUT, "bad_amount")
+    return int(rupees * 100)
+
+
+def default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def json_option() -> Any:
+    return typer.Option(False, "--json", help="print JSON (money in integer paise, times in UTC)")
+
+
+def utility_option() -> Any:
+    return typer.Option(None, "--utility", help="utility code (needed only when a number exists in several)")
