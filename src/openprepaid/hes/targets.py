@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from openprepaid.hes.database import Database
 from openprepaid.hes.retry import NonRetryableError
 from openprepaid.hes.session import MeterTarget
-from openprepaid.store.model import CommMode, Framing, Meter, MeterType
+from openprepaid.store.model import CommMode, Framing
 from openprepaid.store.repository import hes as repo
 
 DEFAULT_CACHE_SIZE = 100_000
@@ -20,28 +21,29 @@ class UnknownMeterError(NonRetryableError):
     """No meter with that id (or it was removed)."""
 
 
-def target_of(meter: Meter, meter_type: MeterType) -> MeterTarget:
+def target_of(row: repo.TargetRow) -> MeterTarget:
+    # Values shared by many meters (address, codes) are interned: one copy for a whole fleet.
     return MeterTarget(
-        meter_id=meter.id,
-        utility_id=meter.utility_id,
-        serial=meter.serial,
-        manufacturer_code=meter.manufacturer_code,
-        system_title=bytes(meter.system_title),
-        comm_mode=CommMode(meter.comm_mode),
-        host=meter.host,
-        port=meter.port,
-        framing=Framing(meter.framing),
-        server_address=meter.server_address,
-        meter_type_id=meter_type.id,
-        meter_type_code=meter_type.code,
-        has_relay=meter_type.has_relay,
-        capture_period_s=meter_type.capture_period_s,
-        block_stamp="start" if (meter_type.object_profile or {}).get("block_stamp") == "start" else "end",
+        meter_id=row.meter_id,
+        utility_id=row.utility_id,
+        serial=row.serial,
+        manufacturer_code=sys.intern(row.manufacturer_code),
+        system_title=bytes(row.system_title),
+        comm_mode=CommMode(row.comm_mode),
+        host=None if row.host is None else sys.intern(row.host),
+        port=row.port,
+        framing=Framing(row.framing),
+        server_address=row.server_address,
+        meter_type_id=row.meter_type_id,
+        meter_type_code=sys.intern(row.meter_type_code),
+        has_relay=row.has_relay,
+        capture_period_s=row.capture_period_s,
+        block_stamp="start" if (row.object_profile or {}).get("block_stamp") == "start" else "end",
     )
 
 
 def load_targets(session: Session, meter_ids: Sequence[int]) -> dict[int, MeterTarget]:
-    return {meter.id: target_of(meter, meter_type) for meter, meter_type in repo.meters_with_types(session, meter_ids)}
+    return {row.meter_id: target_of(row) for row in repo.target_rows(session, meter_ids)}
 
 
 class TargetDirectory:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,11 +43,50 @@ class InvocationCounterExhaustedError(Exception):
 # --- meters as targets -----------------------------------------------------------------------------
 
 
-def meters_with_types(session: Session, meter_ids: Sequence[int]) -> list[tuple[Meter, MeterType]]:
-    result: list[tuple[Meter, MeterType]] = []
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    """What the head-end needs of a meter and its type to reach it (plain columns, no ORM objects)."""
+
+    meter_id: int
+    utility_id: int
+    serial: str
+    manufacturer_code: str
+    system_title: bytes
+    comm_mode: str
+    host: str | None
+    port: int | None
+    framing: str
+    server_address: int
+    meter_type_id: int
+    meter_type_code: str
+    has_relay: bool
+    capture_period_s: int
+    object_profile: Mapping[str, Any] | None
+
+
+def target_rows(session: Session, meter_ids: Sequence[int]) -> list[TargetRow]:
+    """Meters with their types' columns, by id; a Core query (thousands of meters load without ORM state)."""
+    statement = select(
+        Meter.id,
+        Meter.utility_id,
+        Meter.serial,
+        Meter.manufacturer_code,
+        Meter.system_title,
+        Meter.comm_mode,
+        Meter.host,
+        Meter.port,
+        Meter.framing,
+        Meter.server_address,
+        MeterType.id,
+        MeterType.code,
+        MeterType.has_relay,
+        MeterType.capture_period_s,
+        MeterType.object_profile,
+    ).join(MeterType, MeterType.id == Meter.meter_type_id)
+    result: list[TargetRow] = []
     for chunk in chunked(meter_ids):
-        statement = select(Meter, MeterType).join(MeterType, MeterType.id == Meter.meter_type_id)
-        result.extend((m, t) for m, t in session.execute(statement.where(Meter.id.in_(chunk))))
+        rows = session.execute(statement.where(Meter.id.in_(chunk)))
+        result.extend(TargetRow(*cast(tuple[Any, ...], row)) for row in rows)
     return result
 
 
