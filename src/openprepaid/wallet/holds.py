@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from openprepaid.store.model import HoldSource, HoldState
 from openprepaid.store.repository import charge as charge_repo
 from openprepaid.store.repository import charge_bulk, charge_day
+from openprepaid.store.repository.bulk_write import DuplicateKeyError
 from openprepaid.wallet import ledger
 from openprepaid.wallet.charge_context import ChargeableAccount, ChargeContext
-from openprepaid.wallet.charging import ChargingError
+from openprepaid.wallet.charging import ChargingConflictError, ChargingError
 from openprepaid.wallet.interval_rating import Collected, rate, usage_rows
 from openprepaid.wallet.tariff_store import TariffCatalog
 from openprepaid.wallet.trueup import TrueUpOutcome, TrueUpPolicy, true_up_day
@@ -165,7 +166,10 @@ def _release_interval(
         if held_account_id == route.target.account.id:
             for usage in collected.usage.values():
                 usage[0] = 0
-    charge_day.write_takes(session, batch_id, {key: take}, {key: stored} if stored is not None else {})
+    try:
+        charge_day.write_takes(session, batch_id, {key: take}, {key: stored} if stored is not None else {})
+    except DuplicateKeyError as exc:
+        raise ChargingConflictError(f"interval ({meter_id}, {end_at.isoformat()}) changed meanwhile; retry") from exc
     months = collected.months()
     mtd = charge_repo.month_to_date(session, [a for a, _ in months], [m for _, m in months])
     rated = rate(collected, mtd, actor=actor)
