@@ -219,7 +219,7 @@ def statement_lines(session: Session, ledger_account_id: int, *, limit: int) -> 
         .order_by(LedgerTransaction.id.desc())
         .limit(limit)
     )
-    return [StatementLine(*row) for row in all_rows(session, statement)]
+    return [StatementLine(*row[:-1], int(row[-1])) for row in all_rows(session, statement)]  # PG sums are numeric
 
 
 @dataclass(frozen=True, slots=True)
