@@ -7,17 +7,37 @@ send; the channel moves bytes, enforces timeouts and bounds, and translates erro
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from openprepaid.transport.errors import TransportClosed, TransportNetworkError
 
 READ_CHUNK = 65_536
 
 
-@dataclass
+class ByteSource(Protocol):
+    """What a channel reads from: ``asyncio.StreamReader`` or a dialled ``tcp_stream.TcpStream``."""
+
+    async def read(self, n: int) -> bytes: ...
+
+
+class ByteSink(Protocol):
+    """What a channel writes to: ``asyncio.StreamWriter`` or a dialled ``tcp_stream.TcpStream``."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def wait_closed(self) -> None: ...
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+
+
+@dataclass(slots=True)
 class ChannelStats:
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -29,7 +49,7 @@ class ChannelStats:
 class ApduChannel(ABC):
     """Send and receive whole APDUs; every receive has a deadline."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: ByteSource, writer: ByteSink) -> None:
         self._reader = reader
         self._writer = writer
         self._closed = False

@@ -50,7 +50,7 @@ from openprepaid.transport.errors import (
     TransportProtocolError,
 )
 from openprepaid.transport.hdlc_channel import HdlcChannel, client_link
-from openprepaid.transport.tcp import dial
+from openprepaid.transport.tcp_stream import dial_stream
 from openprepaid.transport.wrapper_channel import WrapperChannel
 
 MAX_NOTIFICATIONS_KEPT = 64
@@ -88,7 +88,9 @@ class DlmsClient:
         server_replay_guard: ReplayGuard | None = None,
     ) -> DlmsClient:
         """Dial, bring the link up and open the association; close everything on failure."""
-        reader, writer = await dial(endpoint.host, endpoint.port, timeout_s=connect_timeout_s)
+        # One small object for both ends (tcp_stream): a head-end holds thousands of these open.
+        stream = await dial_stream(endpoint.host, endpoint.port, timeout_s=connect_timeout_s)
+        reader = writer = stream
         channel: ApduChannel
         if endpoint.framing == "hdlc":
             link = client_link(endpoint.client_sap, endpoint.server_address, physical_address=endpoint.physical_address)

@@ -16,14 +16,14 @@ from openprepaid.cosem.hdlc_client import HdlcClientLink
 from openprepaid.cosem.hdlc_frame import HdlcAddress
 from openprepaid.cosem.hdlc_link import ApduReceived, Connected, Disconnected, HdlcLink, LinkFailed
 from openprepaid.cosem.hdlc_server import HdlcServerLink
-from openprepaid.transport.channel import ApduChannel
+from openprepaid.transport.channel import ApduChannel, ByteSink, ByteSource
 from openprepaid.transport.errors import TransportClosed, TransportProtocolError, TransportTimeout
 
 
 class HdlcChannel(ApduChannel):
     """Client (``HdlcClientLink``) or server (``HdlcServerLink``) side, chosen by the link given."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: HdlcLink) -> None:
+    def __init__(self, reader: ByteSource, writer: ByteSink, link: HdlcLink) -> None:
         super().__init__(reader, writer)
         self.link = link
         self._apdus: list[bytes] = []

@@ -6,7 +6,7 @@ import asyncio
 
 from openprepaid.cosem.errors import FramingError
 from openprepaid.cosem.wrapper import WrapperDecoder, WrapperFrame
-from openprepaid.transport.channel import ApduChannel
+from openprepaid.transport.channel import ApduChannel, ByteSink, ByteSource
 from openprepaid.transport.errors import TransportProtocolError, TransportTimeout
 
 
@@ -20,8 +20,8 @@ class WrapperChannel(ApduChannel):
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        reader: ByteSource,
+        writer: ByteSink,
         *,
         local_wport: int,
         remote_wport: int | None,
