@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from openprepaid.hes.collection_policy import CollectionJob
 from openprepaid.hes.credentials import CredentialStore, MissingCredentialError
+from openprepaid.hes.group_commit import GroupCommitDatabase
 from openprepaid.hes.head_end import HeadEndConfig, build_head_end
 from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.push_handler import AlertPush, MeterIdentity
@@ -59,7 +60,8 @@ def test_metrics_live_in_the_registry_they_are_given():
     assert second.registry.get_sample_value("openprepaid_hes_pushes_total", {"kind": "alert", "outcome": "ok"}) is None
 
 
-async def test_wiring_drift_to_clock_sync_and_relay_push_to_a_read(hes_sessions, bus, clock):
+@pytest.mark.parametrize("group_commit", [1, 64])
+async def test_wiring_drift_to_clock_sync_and_relay_push_to_a_read(hes_sessions, bus, clock, group_commit):
     meter_id = add_meter(hes_sessions, serial="SIM00000042")
     fakes = FakeSessionFactory(clock)
     meter = fakes.add(meter_id, serial="SIM00000042", clock_offset_s=-75)
@@ -72,9 +74,10 @@ async def test_wiring_drift_to_clock_sync_and_relay_push_to_a_read(hes_sessions,
         zone=ZoneInfo("Asia/Kolkata"),
         session_factory=lambda deps: fakes,
         registry=CollectorRegistry(),
-        config=HeadEndConfig(seed=3, command_poll_s=1, tick_s=30),
+        config=HeadEndConfig(seed=3, command_poll_s=1, tick_s=30, group_commit=group_commit),
         offload=False,
     )
+    assert isinstance(head_end.db, GroupCommitDatabase) == (group_commit > 1)
     stop = asyncio.Event()
     task = asyncio.create_task(head_end.run(stop))
     for _ in range(20):

@@ -100,6 +100,9 @@ def run(
     tick_s: float = typer.Option(60.0, "--tick-s", min=0.1, help="seconds between collection scheduling rounds"),
     command_poll_s: float = typer.Option(5.0, "--command-poll-s", min=0.1, help="seconds between command polls"),
     response_timeout_s: float = typer.Option(30.0, "--response-timeout-s", min=0.1, help="per request"),
+    group_commit: int = typer.Option(
+        1, "--group-commit", min=1, help="units of work per transaction (1: each its own)"
+    ),
 ) -> None:
     """Run the head-end against the meters registered in the database until Ctrl-C or SIGTERM."""
     throttle = ThrottleLimits(
@@ -115,7 +118,9 @@ def run(
         dial_in_port=None if no_dial_in else dial_in_port,
         metrics_host=metrics_host,
         metrics_port=None if no_metrics else metrics_port,
-        head_end=HeadEndConfig(throttle=throttle, tick_s=tick_s, command_poll_s=command_poll_s),
+        head_end=HeadEndConfig(
+            throttle=throttle, tick_s=tick_s, command_poll_s=command_poll_s, group_commit=group_commit
+        ),
         response_timeout_s=response_timeout_s,
     )
     try:
