@@ -6,8 +6,9 @@ first receipt.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,7 +43,6 @@ from openprepaid.wallet.errors import WalletError
 from openprepaid.wallet.money import format_inr
 from openprepaid.wallet.recharge import (
     InvalidRechargeError,
-    PaymentNotFoundError,
     PaymentRefConflictError,
     Receipt,
     RechargePolicy,
@@ -51,6 +51,8 @@ from openprepaid.wallet.recharge import (
     reverse_recharge,
 )
 from openprepaid.wallet.unit_of_work import run_unit_of_work
+
+T = TypeVar("T")
 
 
 def _receipt_document(session: Session, ref: overview.AccountRef, receipt: Receipt, name: str) -> dict[str, Any]:
@@ -80,9 +82,23 @@ def _receipt_document(session: Session, ref: overview.AccountRef, receipt: Recei
 POLICY = RechargePolicy()  # the wallet's defaults: no per-utility recharge policy is configurable yet
 
 
-def _wallet_failure(exc: WalletError) -> NoReturn:
-    exit_code = EXIT_NOT_FOUND if exc.http_status == 404 else EXIT_REFUSED
-    fail(f"{exc.code}: {exc}", exit_code, exc.code)
+def _commit(
+    sessions: sessionmaker[Session],
+    work: Callable[[Session], T],
+    what: str,
+    refused: Callable[[WalletError], None] | None = None,
+) -> T:
+    """One unit of work (retried on lock conflicts); a wallet refusal or a database failure becomes an exit
+    code (``refused`` may say it better first)."""
+    try:
+        return run_unit_of_work(sessions, work)
+    except WalletError as exc:
+        if refused is not None:
+            refused(exc)
+        exit_code = EXIT_NOT_FOUND if exc.http_status == 404 else EXIT_REFUSED
+        fail(f"{exc.code}: {exc}", exit_code, exc.code)
+    except SQLAlchemyError as exc:
+        fail(f"the {what} was not recorded: {exc}", EXIT_DATABASE, "database_error")
 
 
 def _policy_text(policy: RechargePolicy) -> str:
@@ -144,16 +160,13 @@ def recharge_account(
             header = detail_repo.account_header(session, ref_account.account_id)
             return _receipt_document(session, ref_account, receipt, "" if header is None else header.consumer_name)
 
-        try:
-            return run_unit_of_work(sessions, credit)
-        except PaymentRefConflictError:
-            _conflict(sessions, ref_account, request.payment_ref)
-        except InvalidRechargeError as exc:
-            fail(f"{format_inr(paise)} refused: {exc} ({_policy_text(POLICY)})", EXIT_REFUSED, exc.code)
-        except WalletError as exc:
-            _wallet_failure(exc)
-        except SQLAlchemyError as exc:
-            fail(f"the recharge was not recorded: {exc}", EXIT_DATABASE, "database_error")
+        def refused(exc: WalletError) -> None:
+            if isinstance(exc, PaymentRefConflictError):
+                _conflict(sessions, ref_account, request.payment_ref)
+            if isinstance(exc, InvalidRechargeError):
+                fail(f"{format_inr(paise)} refused: {exc} ({_policy_text(POLICY)})", EXIT_REFUSED, exc.code)
+
+        return _commit(sessions, credit, "recharge", refused)
 
     document = run(settings, json_out, work)
     emit(json_out, document, lambda: text.receipt_lines(document))
@@ -209,14 +222,7 @@ def reverse_payment(
             )
             return _reversal_document(session, payment, receipt)
 
-        try:
-            return run_unit_of_work(sessions, undo)
-        except PaymentNotFoundError as exc:
-            fail(str(exc), EXIT_NOT_FOUND, exc.code)
-        except WalletError as exc:
-            _wallet_failure(exc)
-        except SQLAlchemyError as exc:
-            fail(f"the reversal was not recorded: {exc}", EXIT_DATABASE, "database_error")
+        return _commit(sessions, undo, "reversal")
 
     document = run(settings, json_out, work)
     emit(json_out, document, lambda: text.reversal_lines(document))

@@ -19,6 +19,7 @@ from openprepaid.store.repository import account_detail as detail_repo
 from openprepaid.store.repository import account_overview as overview
 from openprepaid.store.repository import prepaid_state
 from openprepaid.store.repository.prepaid_state import CreditedPayment, RelayCommandRow
+from openprepaid.store.repository.settlement import StatementRow
 from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_balance_paise
 from openprepaid.wallet.money import Paise, format_inr
 from openprepaid.wallet.rules import (
@@ -367,7 +368,7 @@ def gap_item(row: EnforcementGapRow, context: GapContext) -> dict[str, Any]:
     }
 
 
-def settlement_item(row: detail_repo.SettlementLine) -> dict[str, Any]:
+def settlement_item(row: StatementRow) -> dict[str, Any]:
     """A stored statement: per component what the daily deductions charged and what the month bills."""
     lines = row.lines if isinstance(row.lines, dict) else {}
     charged = {str(k): int(v) for k, v in dict(lines.get("charged", {})).items()}

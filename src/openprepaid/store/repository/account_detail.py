@@ -6,9 +6,8 @@ command history, settlement statements). Nothing here writes or commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,9 +26,7 @@ from openprepaid.store.model import (
     Notice,
     Payment,
     PaymentMode,
-    PaymentStatus,
     Posting,
-    SettlementKind,
     SettlementStatement,
     SupplyNode,
     Tariff,
@@ -37,6 +34,8 @@ from openprepaid.store.model import (
     Utility,
 )
 from openprepaid.store.repository.account_overview import COMMAND_COLUMNS, RELAY_KINDS, RelayCommandLine, all_rows
+from openprepaid.store.repository.payment import PaymentRow
+from openprepaid.store.repository.settlement import StatementRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +218,12 @@ def statement_lines(session: Session, ledger_account_id: int, *, limit: int) -> 
         .order_by(LedgerTransaction.id.desc())
         .limit(limit)
     )
-    return [StatementLine(*row[:-1], int(row[-1])) for row in all_rows(session, statement)]  # PG sums are numeric
+    lines: list[StatementLine] = []
+    for row in all_rows(session, statement):
+        fields = list(row)
+        fields[-1] = int(fields[-1])  # PostgreSQL sums a bigint as numeric
+        lines.append(StatementLine(*fields))
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,41 +245,17 @@ def latest_notices(session: Session, account_id: int, *, limit: int) -> list[Not
     return [NoticeLine(*row) for row in session.execute(statement)]
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentLine:
-    payment_ref: str
-    amount_paise: int
-    channel: str
-    status: PaymentStatus
-    received_at: datetime
-    wallet_credit_paise: int
-    arrears_recovered_paise: int
-    wallet_balance_after_paise: int
-    actor: str
-    reversed_at: datetime | None
-    reversal_reason: str
+_PAYMENT_COLUMNS = [getattr(Payment, field.name) for field in fields(PaymentRow)]
 
 
-def latest_payments(session: Session, account_id: int, *, limit: int) -> list[PaymentLine]:
+def latest_payments(session: Session, account_id: int, *, limit: int) -> list[PaymentRow]:
     statement = (
-        select(
-            Payment.payment_ref,
-            Payment.amount_paise,
-            Payment.channel,
-            Payment.status,
-            Payment.received_at,
-            Payment.wallet_credit_paise,
-            Payment.arrears_recovered_paise,
-            Payment.wallet_balance_after_paise,
-            Payment.actor,
-            Payment.reversed_at,
-            Payment.reversal_reason,
-        )
+        select(*_PAYMENT_COLUMNS)
         .where(Payment.account_id == account_id)
         .order_by(Payment.received_at.desc(), Payment.id.desc())
         .limit(limit)
     )
-    return [PaymentLine(*row) for row in session.execute(statement)]
+    return [PaymentRow(*row) for row in session.execute(statement)]
 
 
 def relay_commands(session: Session, meter_ids: Sequence[int], *, limit: int) -> list[RelayCommandLine]:
@@ -291,36 +271,16 @@ def relay_commands(session: Session, meter_ids: Sequence[int], *, limit: int) ->
     return [RelayCommandLine(*row) for row in session.execute(statement)]
 
 
-@dataclass(frozen=True, slots=True)
-class SettlementLine:
-    month_date: date
-    kind: SettlementKind
-    energy_wh: int
-    charged_paise: int
-    billed_paise: int
-    difference_paise: int
-    lines: dict[str, Any]
-    ledger_transaction_id: int | None
-    created_at: datetime
+_STATEMENT_COLUMNS = [getattr(SettlementStatement, field.name) for field in fields(StatementRow)]
 
 
-def settlement_statements(session: Session, account_id: int, *, month_date: date | None = None) -> list[SettlementLine]:
+def settlement_statements(session: Session, account_id: int, *, month_date: date | None = None) -> list[StatementRow]:
     """The account's settlement statements (of one month when given), oldest first."""
     statement = (
-        select(
-            SettlementStatement.month_date,
-            SettlementStatement.kind,
-            SettlementStatement.energy_wh,
-            SettlementStatement.charged_paise,
-            SettlementStatement.billed_paise,
-            SettlementStatement.difference_paise,
-            SettlementStatement.lines,
-            SettlementStatement.ledger_transaction_id,
-            SettlementStatement.created_at,
-        )
+        select(*_STATEMENT_COLUMNS)
         .where(SettlementStatement.account_id == account_id)
         .order_by(SettlementStatement.month_date, SettlementStatement.id)
     )
     if month_date is not None:
         statement = statement.where(SettlementStatement.month_date == month_date)
-    return [SettlementLine(*row) for row in session.execute(statement)]
+    return [StatementRow(*row) for row in session.execute(statement)]

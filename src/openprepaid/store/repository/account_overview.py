@@ -190,14 +190,8 @@ def account_lines(
     by_account: dict[int, AccountLine] = {}
     for row in all_rows(session, statement):
         line = AccountLine(*row)
-        seen = by_account.get(line.account_id)
-        if seen is None or _newer(line.installed_at, seen.installed_at):
-            by_account[line.account_id] = line
+        by_account[line.account_id] = line  # rows come oldest installation first: the newest stays
     return list(by_account.values())
-
-
-def _newer(candidate: datetime | None, current: datetime | None) -> bool:
-    return candidate is not None and (current is None or candidate > current)
 
 
 # --- relay commands ---------------------------------------------------------------------------------
