@@ -494,3 +494,12 @@ def test_an_unreachable_database(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENPREPAID_CONFIG", raising=False)
     result = run(["--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/none"], "list")
     assert result.exit_code == 1 and "cannot open the database" in result.output
+
+
+def test_a_receipt_says_when_the_relay_is_open(sqlite_town):
+    town = sqlite_town
+    receipt = as_json(run(town, "recharge", town.disconnected, "100", "--ref", "CUT-1", "--json"))
+    assert receipt["relay"]["state"] == "disconnected" and receipt["wallet_balance_after_paise"] == 5_000
+    text = run(town, "recharge", town.disconnected, "100", "--ref", "CUT-1")
+    assert "relay           disconnected: the prepaid rules reconnect it" in text.stdout
+    assert "relay " not in run(town, "recharge", town.normal, "100", "--ref", "N-2").stdout

@@ -75,6 +75,7 @@ def _receipt_document(session: Session, ref: overview.AccountRef, receipt: Recei
         "reversed_at": query.iso(receipt.reversed_at),
         "ledger_transaction_id": receipt.ledger_transaction_id,
         "replayed": receipt.replayed,
+        "relay": query.relay_now(session, ref.account_id),
         "timezone": zone,
     }
 

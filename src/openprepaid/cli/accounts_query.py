@@ -171,6 +171,14 @@ def account_list(
     return result
 
 
+def relay_now(session: Session, account_id: int) -> dict[str, Any]:
+    """The relay of the account's current meter as last read back (``unknown``: never commanded, or no meter)."""
+    lines = overview.account_lines(session, wallet_code=WALLET_CODE, account_ids=[account_id])
+    meter = lines[0].meter_id if lines else None
+    confirmed = prepaid_state.last_confirmed_relay_commands(session, [] if meter is None else [meter])
+    return relay_of(None if meter is None else confirmed.get(meter))
+
+
 # --- one account ----------------------------------------------------------------------------------------
 
 

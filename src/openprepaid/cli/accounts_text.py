@@ -259,6 +259,11 @@ def receipt_lines(receipt: dict[str, Any]) -> list[str]:
         f"  state           {receipt['state']}"
         + (f" (reversed {local(receipt['reversed_at'], zone)})" if receipt["reversed_at"] else ""),
     ]
+    if receipt["relay"]["state"] == "disconnected":
+        lines.append(
+            "  relay           disconnected: the prepaid rules reconnect it on their next run if the balance allows "
+            "(a relay an operator opened stays open)"
+        )
     return lines
 
 
