@@ -144,8 +144,19 @@ def _with_octets(row: tuple[Any, ...], date_columns: list[int]) -> tuple[Any, ..
         moment = items[column]
         if not isinstance(moment, datetime):
             raise ValueConversionError("a date-time column holds something else")
-        items[column] = _column_octets(moment)
+        key = (moment, moment.tzinfo)  # equal instants in other zones have other local fields
+        octets = _OCTETS.get(key)
+        if octets is None:
+            if len(_OCTETS) >= _OCTETS_LIMIT:
+                _OCTETS.clear()
+            octets = _OCTETS[key] = _column_octets(moment)
+        items[column] = octets
     return tuple(items)
+
+
+# Profile time columns repeat from meter to meter (the same interval stamps): memoised, bounded.
+_OCTETS: dict[tuple[datetime, Any], bytes] = {}
+_OCTETS_LIMIT: Final = 8_192
 
 
 def decode_value(data: bytes, *, date_times: bool = False) -> object:

@@ -23,7 +23,7 @@ from openprepaid.simulator import readings as rd
 from openprepaid.simulator.clock import to_epoch_s
 from openprepaid.simulator.errors import ObjectUnavailableError, OtherReasonError, TypeUnmatchedError
 from openprepaid.simulator.load_model import DAY_S
-from openprepaid.simulator.typed_values import typed
+from openprepaid.simulator.typed_values import converter_for
 
 if TYPE_CHECKING:
     from openprepaid.simulator.virtual_meter import VirtualMeter
@@ -265,7 +265,7 @@ def _converter(column: CaptureColumn, tz_s: int) -> Callable[[object], object]:
         return lambda _value: scaler_unit
     key = rd.column_key(column)
     value_type = _KEY_TYPES.get(key) or ("date-time" if key.endswith("_time") else CATALOGUE[column.obis].value_type)
-    return lambda raw: typed(value_type, raw, tz_s)
+    return converter_for(value_type, tz_s)
 
 
 def read_buffer(
@@ -285,12 +285,11 @@ def read_buffer(
         indices, picked = _entry_indices(selection, count, len(columns))
     if not indices:
         return []
-    convert = [_converter(columns[k], meter.tz_s) for k in picked]
-    keys = [rd.column_key(columns[k]) if columns[k].attribute != 3 else "" for k in picked]
-    return [
-        tuple(conv(row.get(key, 0)) for conv, key in zip(convert, keys, strict=True))
-        for row in _rows_at(buffer, indices)
+    pairs = [
+        (_converter(columns[k], meter.tz_s), rd.column_key(columns[k]) if columns[k].attribute != 3 else "")
+        for k in picked
     ]
+    return [tuple([conv(row.get(key, 0)) for conv, key in pairs]) for row in _rows_at(buffer, indices)]
 
 
 def _rows_at(buffer: ProfileBuffer, indices: Sequence[int]) -> Iterator[Row]:
