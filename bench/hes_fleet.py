@@ -9,8 +9,11 @@ through the real session layer and collector: HLS-GMAC association 48 (AES-GCM o
 block load by range for one day, daily profile, the seven event logs, release; rows stored by
 natural key (group commit: many sessions' units of work per transaction) and published on the
 in-process bus. Targets: >= 333 meters/s, 100 % complete. Last line is JSON:
-{"meters": .., "seconds": .., "meters_per_s": .., "complete_pct": .., "p99_session_ms": .., "rss_mb": ..}
-``rss_mb`` is the peak resident memory of this (head-end) process.
+{"meters": .., "seconds": .., "meters_per_s": .., "complete_pct": .., "p99_session_ms": .., "rss_mb": ..,
+ "hes_cpu_ms_per_meter": .., "sim_cpu_ms_per_meter": .., "load_avg_1m": ..}
+``rss_mb`` is the peak resident memory of this (head-end) process; the CPU figures are each process's
+user + system time during the collection divided by the meters (on a shared machine they say more
+than the wall-clock rate, which depends on the other jobs: see the load average).
 """
 
 from __future__ import annotations
