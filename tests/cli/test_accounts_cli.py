@@ -369,6 +369,14 @@ def test_rupee_sign_and_whole_rupees_are_exact(sqlite_town):
     assert result.exit_code == 2 and "UTC offset" in result.output
 
 
+@pytest.mark.parametrize("ref", ["", "   ", "x" * 101, "tab\there"])
+def test_bad_payment_references_are_refused(sqlite_town, ref):
+    town = sqlite_town
+    result = run(town, "recharge", town.normal, "100", "--ref", ref)
+    assert result.exit_code == 2 and "1..100 printable characters" in result.output
+    assert run(town, "reverse", ref, "--reason", "bounced").exit_code == 2
+
+
 def test_recharge_of_an_unknown_account(sqlite_town):
     town = sqlite_town
     result = run(town, "recharge", "NOPE", "100", "--ref", "X-1")

@@ -159,6 +159,14 @@ def parse_rupees(value: str) -> int:
     return int(rupees * 100)
 
 
+def payment_reference(value: str) -> str:
+    """A payment reference as the wallet keys it: 1..100 printable characters (surrounding blanks dropped)."""
+    reference = value.strip()
+    if not reference or len(reference) > 100 or not reference.isprintable():
+        fail(f"payment reference {value!r}: 1..100 printable characters", EXIT_INPUT, "bad_reference")
+    return reference
+
+
 def default_actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"

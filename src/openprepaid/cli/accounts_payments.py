@@ -28,6 +28,7 @@ from openprepaid.cli.accounts_common import (
     json_option,
     moment,
     parse_rupees,
+    payment_reference,
     read_with,
     run,
     utility_named,
@@ -145,11 +146,12 @@ def recharge_account(
 
     def work(sessions: sessionmaker[Session]) -> dict[str, Any]:
         paise = parse_rupees(amount)
+        reference = payment_reference(ref)
         at = moment(received_at, "--at")
         ref_account = read_with(sessions, lambda session: account_named(session, account_no, utility))
         request = RechargeRequest(
             account_id=ref_account.account_id,
-            payment_ref=ref.strip(),
+            payment_ref=reference,
             amount_paise=paise,
             channel=channel,
             received_at=at,
@@ -185,23 +187,24 @@ def reverse_payment(
     settings = settings_of(ctx)
 
     def work(sessions: sessionmaker[Session]) -> dict[str, Any]:
+        reference = payment_reference(payment_ref)
         why = reason.strip()
         if not why or len(why) > 200:
             fail("--reason must be 1..200 characters", EXIT_INPUT, "bad_reason")
 
         def find(session: Session) -> overview.PaymentRef:
             row = utility_named(session, utility)
-            found = overview.find_payments(session, payment_ref, utility_id=None if row is None else row.id)
+            found = overview.find_payments(session, reference, utility_id=None if row is None else row.id)
             if not found:
                 fail(
-                    f"no payment {payment_ref!r}" + (f" in utility {utility}" if utility else ""),
+                    f"no payment {reference!r}" + (f" in utility {utility}" if utility else ""),
                     EXIT_NOT_FOUND,
                     "payment_not_found",
                 )
             if len(found) > 1:
                 codes = ", ".join(item.utility_code for item in found)
                 fail(
-                    f"payment {payment_ref!r} exists in utilities {codes}: name one with --utility",
+                    f"payment {reference!r} exists in utilities {codes}: name one with --utility",
                     EXIT_INPUT,
                     "ambiguous",
                 )
@@ -215,7 +218,7 @@ def reverse_payment(
             receipt = reverse_recharge(
                 session,
                 utility_id=payment.utility_id,
-                payment_ref=payment_ref,
+                payment_ref=reference,
                 reason=why,
                 reversed_at=now,
                 actor=who,
