@@ -178,6 +178,17 @@ def test_get_with_list_and_access_errors():
     assert event == GetResult(event.invoke_id, DataAccessResult.READ_WRITE_DENIED)
 
 
+@pytest.mark.parametrize("sap", [16, 48])
+def test_long_list_results_travel_in_blocks(sap):
+    link = associate(sap)
+    link.meter.client_max_receive_pdu_size = 256  # the list does not fit: its result list goes by blocks
+    items = [CosemAttributeDescriptorWithSelection(ENERGY), CosemAttributeDescriptorWithSelection(CLOCK)]
+    results = [encode_data(b"a" * 700), DataAccessResult.OBJECT_UNDEFINED]
+    event = link.exchange(link.client.get_with_list(items), lambda e: link.meter.respond_get(list(results)))
+    assert isinstance(event, GetListResult) and event.results == tuple(results)
+    assert len(link.wire) > 6
+
+
 @pytest.mark.parametrize(
     ("sap", "settings", "diagnostic"),
     [

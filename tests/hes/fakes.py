@@ -240,6 +240,9 @@ class FakeSession:
         )
         return ProfileCapture(columns, rows)
 
+    async def read_event_logs(self, since: Mapping[int, datetime | None]) -> dict[int, ProfileCapture]:
+        return {log: await self.read_events(log, since_at) for log, since_at in since.items()}
+
     async def read_relay_state(self) -> RelayState:
         self._call("read_relay_state")
         return RelayState(self.meter.output_state, self.meter.control_state, 2, self.meter.clock.now())

@@ -158,6 +158,15 @@ async def test_billing_profile_by_range(bench):
     assert billing.rows
 
 
+async def test_event_logs_in_one_request_read_what_one_request_per_log_reads(bench):
+    target = await bench.target(RELAY_METER)
+    since = {0: None, 1: datetime.now(UTC) - timedelta(days=2), 2: None, 4: datetime.now(UTC) - timedelta(hours=1)}
+    async with bench.factory.open(target, Association.METER_READER) as session:
+        together = await session.read_event_logs(since)
+        alone = {log: await session.read_events(log, at) for log, at in since.items()}
+    assert together == alone and together[2].columns[0].obis == "0.0.1.0.0.255"
+
+
 async def test_writes_and_actions_in_utility_settings_are_read_back(bench):
     target = await bench.target(RELAY_METER)
     meter = bench.meter(RELAY_METER)

@@ -81,6 +81,7 @@ from openprepaid.cosem.xdlms_get import (
     GetResponseNormal,
     GetResponseWithDatablock,
     GetResponseWithList,
+    decode_get_data_results,
 )
 from openprepaid.cosem.xdlms_notification import DataNotification, EventNotificationRequest
 from openprepaid.cosem.xdlms_set import (
@@ -220,7 +221,7 @@ class ClientAssociation:
 
     def get_with_list(self, items: Sequence[CosemAttributeDescriptorWithSelection]) -> bytes:
         iid = self._begin()
-        self._pending = _Pending("get", iid, GetBlockAssembler(invoke_id_and_priority=iid))
+        self._pending = _Pending("get", iid, GetBlockAssembler(invoke_id_and_priority=iid), listed=True)
         return self._protect(GetRequestWithList(attributes=tuple(items), invoke_id_and_priority=iid).encode())
 
     def set(self, attribute: CosemAttributeDescriptor, value: bytes, access: SelectiveAccess | None = None) -> bytes:
@@ -369,6 +370,8 @@ class ClientAssociation:
         result = pending.assembler.result
         if isinstance(result, tuple):
             return GetListResult(pending.invoke_id, result)
+        if pending.listed and isinstance(result, bytes):  # a list result sent by block transfer
+            return GetListResult(pending.invoke_id, decode_get_data_results(result))
         assert result is not None
         return GetResult(pending.invoke_id, result)
 
@@ -469,12 +472,19 @@ class ClientAssociation:
 class _Pending:
     """The one outstanding confirmed request."""
 
-    __slots__ = ("assembler", "blocks", "chunks", "iid", "invoke_id", "kind")
+    __slots__ = ("assembler", "blocks", "chunks", "iid", "invoke_id", "kind", "listed")
 
     def __init__(
-        self, kind: str, iid: int, assembler: GetBlockAssembler | None = None, blocks: list[bytes] | None = None
+        self,
+        kind: str,
+        iid: int,
+        assembler: GetBlockAssembler | None = None,
+        blocks: list[bytes] | None = None,
+        *,
+        listed: bool = False,
     ) -> None:
         self.kind = kind
+        self.listed = listed  # a GET-with-list: a block-transferred result is a list of results
         self.iid = iid
         self.invoke_id = iid & 0x0F
         self.assembler = assembler

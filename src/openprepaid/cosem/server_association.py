@@ -68,6 +68,7 @@ from openprepaid.cosem.xdlms_get import (
     GetResponseNormal,
     GetResponseWithDatablock,
     GetResponseWithList,
+    encode_get_data_results,
 )
 from openprepaid.cosem.xdlms_set import (
     SetRequestNormal,
@@ -429,7 +430,7 @@ class ServerAssociation:
         if isinstance(serving, GetListRequested):
             if not isinstance(result, list) or len(result) != len(serving.items):
                 raise ProtocolError("a GET-with-list needs one result per attribute")
-            apdus = [GetResponseWithList(results=tuple(result), invoke_id_and_priority=self._iid).encode()]
+            apdus = self._list_response(result)
         elif isinstance(result, DataAccessResult):
             apdus = [GetResponseNormal(result=result, invoke_id_and_priority=self._iid).encode()]
         elif isinstance(result, bytes):
@@ -444,6 +445,16 @@ class ServerAssociation:
         else:
             raise ProtocolError("respond_get takes encoded Data, a DataAccessResult, or a list for with-list")
         self._outbox.extend(self._protect(apdu) for apdu in apdus)
+
+    def _list_response(self, results: list[bytes | DataAccessResult]) -> list[bytes]:
+        """One GET-Response-With-List, or its encoded result list by block transfer when it does not fit."""
+        body = encode_get_data_results(results)
+        blocks = split_get_response(body, max_pdu_size=self._response_budget(), invoke_id_and_priority=self._iid)
+        datablocks = [block for block in blocks if isinstance(block, GetResponseWithDatablock)]
+        if not datablocks:
+            return [GetResponseWithList(results=tuple(results), invoke_id_and_priority=self._iid).encode()]
+        self._blocks = GetBlockSender(datablocks)
+        return [self._blocks.first().encode()]
 
     def respond_set(self, result: DataAccessResult | list[DataAccessResult]) -> None:
         serving = self._take_serving(SetRequested, SetListRequested)

@@ -52,6 +52,21 @@ def read_get_data_result(reader: Reader, *, last: bool) -> GetDataResult:
     raise DecodeError(f"Get-Data-Result choice {choice}, expected 0 or 1", reader.pos - 1)
 
 
+def encode_get_data_results(results: tuple[GetDataResult, ...] | list[GetDataResult]) -> bytes:
+    """SEQUENCE OF Get-Data-Result: the body of a GET-Response-With-List, and the raw data its
+    datablocks carry when the list is sent by block transfer (IEC 62056-5-3 9.3.6)."""
+    return sequence_of([encode_get_data_result(result) for result in results])
+
+
+def decode_get_data_results(raw: bytes) -> tuple[GetDataResult, ...]:
+    """The inverse of ``encode_get_data_results`` (a reassembled block-transferred list result)."""
+    reader = Reader(raw)
+    count = reader.length("result list")
+    results = tuple(read_get_data_result(reader, last=False) for _ in range(count))
+    reader.done()
+    return results
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetRequestNormal(XdlmsApdu):
     TAG: ClassVar[int] = GET_REQUEST
@@ -165,9 +180,7 @@ class GetResponseWithList(XdlmsApdu):
     invoke_id_and_priority: int = DEFAULT_INVOKE_ID_AND_PRIORITY
 
     def encode(self) -> bytes:
-        return bytes((GET_RESPONSE, 3, check_iid(self.invoke_id_and_priority))) + sequence_of(
-            [encode_get_data_result(result) for result in self.results]
-        )
+        return bytes((GET_RESPONSE, 3, check_iid(self.invoke_id_and_priority))) + encode_get_data_results(self.results)
 
     @classmethod
     def read_body(cls, reader: Reader) -> Self:

@@ -281,9 +281,11 @@ class Collector:
     async def _events(
         self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks
     ) -> None:
+        # All logs in one request (GET-with-list) where the meter takes it: six round trips fewer.
+        captures = await session.read_event_logs({log: marks.last_event_at.get(log) for log in EVENT_LOGS})
         for event_log in EVENT_LOGS:
             since = marks.last_event_at.get(event_log)
-            capture = await session.read_events(event_log, since)
+            capture = captures[event_log]
             rows = profile_mapping.event_rows(
                 capture, meter_id=target.meter_id, log=event_log, source="log", received_at=self._clock.now()
             )

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
+from openprepaid.cosem.acse_initiate import Conformance
 from openprepaid.cosem.association_events import Authentication, ClientSettings
 from openprepaid.cosem.axdr import decode_data, encode_data
 from openprepaid.cosem.axdr_types import DataTag, Integer
@@ -392,6 +393,35 @@ class DlmsMeterSession:
         if since is None:
             return await self._profile(s.event_log_obis(log), None)
         return await self._profile_range(s.event_log_obis(log), since, self._now())
+
+    async def read_event_logs(self, since: Mapping[int, datetime | None]) -> dict[int, s.ProfileCapture]:
+        """The logs in one GET-with-list (selective access per log) when the meter negotiated
+        multiple references; one GET per log otherwise. The first log refused fails the read."""
+        accepted = self._client.accepted
+        if len(since) < 2 or accepted is None or not accepted.conformance & Conformance.MULTIPLE_REFERENCES:
+            return {log: await self.read_events(log, since_at) for log, since_at in since.items()}
+        logs = list(since)
+        columns = [await self._capture_columns(s.event_log_obis(log)) for log in logs]
+        items = []
+        for log, capture_columns in zip(logs, columns, strict=True):
+            since_at = since[log]
+            restricting = capture_columns[0] if capture_columns else None
+            access = None if since_at is None else self._range(since_at, self._now(), restricting)
+            descriptor = CosemAttributeDescriptor(PROFILE_CLASS, OBIS.parse(s.event_log_obis(log)), 2)
+            items.append(CosemAttributeDescriptorWithSelection(descriptor, access))
+        results = await _guarded(self._client.get_many(items))
+        captures = {}
+        to_utc = self._to_utc
+        for log, capture_columns, result in zip(logs, columns, results, strict=True):
+            if isinstance(result, DataAccessResult):
+                _raise_access(result, f"GET {PROFILE_CLASS}/{s.event_log_obis(log)}/2")
+            assert isinstance(result, bytes)
+            try:
+                rows = decode_data(result)
+            except CosemError as exc:
+                raise ProtocolFaultError(f"undecodable event log {log}: {exc}") from exc
+            captures[log] = s.ProfileCapture(capture_columns, tuple(tuple(map(to_utc, row)) for row in rows))
+        return captures
 
     async def read_relay_state(self) -> s.RelayState:
         obis = OBIS.parse(s.DISCONNECT_CONTROL)
