@@ -102,6 +102,8 @@ def _stamp(row: Sequence[CosemValue], position: int, what: str) -> datetime:
     value = row[position]
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ProfileMappingError(f"{what}: expected an aware date-time, got {value!r}")
+    if value.tzinfo is UTC and not value.microsecond:
+        return value  # the session layer's stamps are UTC already (and datetimes are immutable)
     return value.astimezone(UTC).replace(microsecond=0)
 
 
