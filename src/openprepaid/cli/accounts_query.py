@@ -117,13 +117,14 @@ def _is_low(line: overview.AccountLine, balance: int, payment: CreditedPayment |
 def _wanted(item: dict[str, Any], low: bool, status: StatusFilter) -> bool:
     relay = item["relay"]["state"]
     phase = item["emergency_credit"]
+    if status is StatusFilter.LOW:
+        return low
     wanted: dict[StatusFilter, bool] = {
         StatusFilter.ALL: True,
         StatusFilter.CONNECTED: relay != "disconnected",
         StatusFilter.DISCONNECTED: relay == "disconnected",
         StatusFilter.EMERGENCY: phase == EmergencyPhase.EMERGENCY_CREDIT.value,
         StatusFilter.EXHAUSTED: phase == EmergencyPhase.EXHAUSTED.value,
-        StatusFilter.LOW: low,
     }
     return wanted[status]
 
@@ -164,7 +165,8 @@ def account_list(
             "last_recharge": _recharge_of(payment),
             "timezone": line.timezone,
         }
-        if _wanted(item, _is_low(line, balance, payment, config), status):
+        low = status is StatusFilter.LOW and _is_low(line, balance, payment, config)  # thresholds only when asked
+        if _wanted(item, low, status):
             result.append(item)
             if len(result) >= limit:
                 break
