@@ -12,6 +12,12 @@ Invariants:
   ``end + modulus − start`` (the register wrapped). A negative delta otherwise, or one above
   ``max_load_factor_percent`` × sanctioned load × 24 h, is held for review, not billed.
 - After the true-up the day is closed: intervals of it arriving later are recorded ``covered``.
+  The true-up closes the day under the charging guard: before reading what the intervals billed, it
+  locks (PostgreSQL ``FOR UPDATE``) or creates the meter's ``charge_day`` rows of the day, in the same
+  database transaction as its money. A batch that read them first finishes first (its intervals are
+  in the usage the true-up reads); a later one waits, then reads the day as trued up (covered). A
+  batch that read "no row" and inserts it meets the true-up's row (unique violation) and looks again.
+  So each interval's energy is billed once: as an interval or inside the register difference.
 - A positive difference is rated like an interval ending at ``rating_time`` on that day, on top
   of the month's units; a negative one reverses the month's last units (rated at
   ``month-to-date − |d|`` and negated), so slabs unwind exactly.
@@ -28,7 +34,8 @@ from sqlalchemy.orm import Session
 
 from openprepaid.store.model import HoldSource, HoldState, TrueUpStatus
 from openprepaid.store.repository import charge as charge_repo
-from openprepaid.store.repository import charge_bulk
+from openprepaid.store.repository import charge_bulk, charge_day
+from openprepaid.store.repository.bulk_write import DuplicateKeyError
 from openprepaid.store.repository.charge import InstallationRow
 from openprepaid.store.repository.wallet_account import utility_zone
 from openprepaid.wallet import ledger
@@ -39,9 +46,19 @@ from openprepaid.wallet.ledger import LedgerTransactionKind
 from openprepaid.wallet.tariff import ChargeLine, rate_interval
 from openprepaid.wallet.tariff_store import TariffCatalog
 
+MAX_ATTEMPTS = 3
+
 
 class TrueUpError(WalletError):
     code = "trueup_refused"
+
+
+class TrueUpConflictError(TrueUpError):
+    """Charging batches kept creating the day's meter-days while it was being closed; retry later."""
+
+    code = "trueup_conflict"
+    http_status = 409
+    retryable = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +147,44 @@ def true_up_day(
         return TrueUpResult(TrueUpOutcome.NOT_CHARGEABLE)
     target, installation, zone = found
     start, end = _day_bounds(local_date, zone)
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                # Close the day under the charging guard first: a batch that read this meter's days before
+                # commits before we read what it billed; one that comes later sees the day trued up.
+                charge_day.lock_meter_days(session, meter_id, start.date(), end.date())
+                return _true_up_locked(
+                    session,
+                    target,
+                    installation,
+                    local_date=local_date,
+                    bounds=(start, end),
+                    zone=zone,
+                    policy=policy,
+                    now=now,
+                    confirmed_delta_wh=confirmed_delta_wh,
+                )
+        except DuplicateKeyError:
+            continue  # a batch created one of the meter-days meanwhile: look again
+        except charge_repo.DuplicateTrueUpError:
+            return TrueUpResult(TrueUpOutcome.DONE_BEFORE)
+    raise TrueUpConflictError(f"meter {meter_id}, {local_date}: its days kept changing; retry later")
+
+
+def _true_up_locked(
+    session: Session,
+    target: ChargeableAccount,
+    installation: InstallationRow,
+    *,
+    local_date: date,
+    bounds: tuple[datetime, datetime],
+    zone: ZoneInfo,
+    policy: TrueUpPolicy,
+    now: datetime,
+    confirmed_delta_wh: int | None,
+) -> TrueUpResult:
+    meter_id = installation.meter_id
+    start, end = bounds
     previous = charge_repo.trueup_status(session, meter_id, local_date)
     releasing = previous is TrueUpStatus.HELD and confirmed_delta_wh is not None
     if previous is not None and not releasing:
@@ -162,23 +217,17 @@ def true_up_day(
     implausible = delta < 0 or delta > limit
     if implausible and confirmed_delta_wh is None:
         day.status = TrueUpStatus.HELD
-    try:
-        with session.begin_nested():
-            # Claim the day first: a concurrent true-up of it stops here, before any money moves.
-            if releasing:
-                charge_repo.update_trueup(session, meter_id, local_date, asdict(day))
-            else:
-                charge_repo.insert_trueup(session, asdict(day))
-            if day.status is TrueUpStatus.HELD:
-                _hold(session, day, end, limit, "negative register delta" if delta < 0 else "register delta too high")
-                return TrueUpResult(TrueUpOutcome.HELD, delta, intervals_wh)
-            amount = _bill(session, target, day, zone=zone, policy=policy, now=now)
-            charge_repo.update_trueup(
-                session, meter_id, local_date, {"ledger_transaction_id": day.ledger_transaction_id}
-            )
-            charge_repo.mark_trued_up(session, meter_id=meter_id, local_date=local_date, account_id=account_id)
-    except charge_repo.DuplicateTrueUpError:
-        return TrueUpResult(TrueUpOutcome.DONE_BEFORE)
+    # Claim the day first: a concurrent true-up of it stops here, before any money moves.
+    if releasing:
+        charge_repo.update_trueup(session, meter_id, local_date, asdict(day))
+    else:
+        charge_repo.insert_trueup(session, asdict(day))
+    if day.status is TrueUpStatus.HELD:
+        _hold(session, day, end, limit, "negative register delta" if delta < 0 else "register delta too high")
+        return TrueUpResult(TrueUpOutcome.HELD, delta, intervals_wh)
+    amount = _bill(session, target, day, zone=zone, policy=policy, now=now)
+    charge_repo.update_trueup(session, meter_id, local_date, {"ledger_transaction_id": day.ledger_transaction_id})
+    charge_repo.mark_trued_up(session, meter_id=meter_id, local_date=local_date, account_id=account_id)
     return TrueUpResult(TrueUpOutcome.BILLED, delta, intervals_wh, day.difference_wh, amount)
 
 

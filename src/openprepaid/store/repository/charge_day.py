@@ -147,6 +147,25 @@ def write_takes(
     insert_rows(session, take_table, _TAKE_COLUMNS, take_rows, pg_types=_TAKE_PG_TYPES)
 
 
+def lock_meter_days(session: Session, meter_id: int, first: date, last: date) -> None:
+    """Hold the guard of one meter's days [first, last] for the rest of the database transaction (the daily
+    true-up closing a local day): stored rows are read ``FOR UPDATE`` on PostgreSQL (a charging batch that
+    read them first is waited for; one that comes later waits), missing ones are created with empty masks
+    (a batch that read "no row" and inserts it meets a unique violation and looks again; if a batch created
+    it meanwhile, ``DuplicateKeyError``: roll back and call again). SQLite transactions begin IMMEDIATE."""
+    stored = day_masks(session, [meter_id], first, last, lock=True)
+    _, dialect = driver_of(session)
+    table: Table = ChargeDay.__table__  # type: ignore[assignment]
+    bind_date = memo_binder(table.c.utc_date, dialect)
+    missing = []
+    day = first
+    while day <= last:
+        if (meter_id, day) not in stored:
+            missing.append((meter_id, bind_date(day), b"", b"", b"", 0, 0))
+        day += timedelta(days=1)
+    insert_rows(session, table, _DAY_COLUMNS, missing, pg_types=_DAY_PG_TYPES)
+
+
 def _update_days(session: Session, batch_id: int, rows: Sequence[tuple[Any, ...]]) -> None:
     if not rows:
         return
