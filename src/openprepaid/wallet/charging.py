@@ -65,6 +65,7 @@ class ChargingPolicy:
 
     max_load_factor_percent: int = 200  # hold an interval above 2 × sanctioned load × its length
     actor: str = "charging"
+    public_holidays: frozenset[date] = frozenset()  # ToD day type ``holiday`` (wallet.utility_holidays)
 
     def __post_init__(self) -> None:
         if self.max_load_factor_percent < 100:
@@ -168,7 +169,7 @@ def charge_intervals(
     """Charge a batch of block-load intervals (many meters, any days) with few round trips."""
     merged = _merged(batch)
     batch_id = charge_repo.new_batch(session, created_at=now, actor=policy.actor)
-    context = ChargeContext(session, catalog, merged)
+    context = ChargeContext(session, catalog, merged, holidays=policy.public_holidays)
     for _ in range(MAX_ATTEMPTS):
         try:
             with session.begin_nested():
