@@ -8,7 +8,9 @@ Rules (docs/ledger.md "Charging"):
   readings map to the account the meter served then.
 - It belongs to the local day of its last instant (``tariff.interval_local_date``) in the
   utility's zone, and is rated by the tariff version in force at that instant
-  (``effective_from_at < end``) and the ToD zone of its end.
+  (``effective_from_at < end``) and the ToD zone of its end on that day's day type: ``holiday`` when
+  the local day is one of the utility's public holidays (the calendar of the prepaid rules,
+  ``wallet.utility_holidays``), else weekday/weekend by the calendar — looked up once per distinct end.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from openprepaid.store.repository import charge as charge_repo
 from openprepaid.store.repository.charge import InstallationRow
 from openprepaid.store.repository.wallet_account import WalletAccount, wallet_accounts
 from openprepaid.wallet.chart_of_accounts import UtilityLedger, utility_ledgers, wallet_ledgers
-from openprepaid.wallet.tariff import TariffSpec, interval_local_date, tod_zone_of
+from openprepaid.wallet.tariff import DayType, TariffSpec, day_type_on, interval_local_date, tod_zone_of
 from openprepaid.wallet.tariff_store import TariffCatalog, TariffTimeline, timelines
 
 _EPSILON = timedelta(microseconds=1)
@@ -46,6 +48,7 @@ class Slot:
     utc_date: date  # the ``charge_day`` row of the end
     bit: int  # its bit in that row's masks (minute of the UTC day)
     group: int
+    day_type: DayType | None  # HOLIDAY on a public holiday; None: weekday/weekend by the calendar
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +110,10 @@ class SlotTable:
         timeline: TariffTimeline,
         catalog: TariffCatalog,
         groups: GroupNumbers,
+        holidays: frozenset[date] = frozenset(),
     ) -> None:
         self._zone = zone
+        self._holidays = holidays
         self._plans: dict[tuple[datetime, ...], RunPlan] = {}
         self._timeline = timeline
         self._catalog = catalog
@@ -135,12 +140,13 @@ class SlotTable:
         local_date = interval_local_date(local_end)
         version = self._timeline.in_force_at(end_at - _EPSILON)
         version_id, zone_name = 0, ""
+        day_type = day_type_on(local_date, self._holidays)
         if version is not None:
             version_id = version.id
             spec = self.specs.get(version_id)
             if spec is None:
                 spec = self.specs[version_id] = self._catalog.spec(version)
-            zone_name = tod_zone_of(spec, local_end) or ""
+            zone_name = tod_zone_of(spec, local_end, day_type) or ""
         month_date = local_date.replace(day=1)
         key = (local_date, version_id, zone_name)
         number = self.groups.numbers.get(key)
@@ -149,7 +155,7 @@ class SlotTable:
             number = self.groups.numbers[key] = len(self.groups.first)
         utc = end_at.astimezone(UTC)
         bit = 1 << (utc.hour * 60 + utc.minute)
-        slot = Slot(local_date, month_date, local_end, version_id, zone_name, key, utc.date(), bit, number)
+        slot = Slot(local_date, month_date, local_end, version_id, zone_name, key, utc.date(), bit, number, day_type)
         if fresh:
             self.groups.first.append(slot)
             self.groups.order.append((local_date, local_end))
@@ -194,8 +200,17 @@ class Route:
 class ChargeContext:
     """Routes per meter and chargeable accounts for one batch (one query per kind of row, chunked)."""
 
-    def __init__(self, session: Session, catalog: TariffCatalog, meter_ids: Iterable[int]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        catalog: TariffCatalog,
+        meter_ids: Iterable[int],
+        *,
+        holidays: frozenset[date] = frozenset(),
+    ) -> None:
+        """``holidays``: the utility's public holidays (local dates; ``wallet.utility_holidays``)."""
         self.groups = GroupNumbers()
+        self.holidays = holidays
         self.installations = charge_repo.installations_of_meters(session, meter_ids)
         account_ids = sorted({row.account_id for rows in self.installations.values() for row in rows})
         self.accounts = wallet_accounts(session, account_ids)
@@ -218,7 +233,7 @@ class ChargeContext:
                 table = tables.get(key)
                 if table is None:
                     table = tables[key] = SlotTable(
-                        ZoneInfo(account.timezone), lines[account.tariff_id], catalog, self.groups
+                        ZoneInfo(account.timezone), lines[account.tariff_id], catalog, self.groups, holidays
                     )
                 self.chargeable[account_id] = ChargeableAccount(account, wallet, books[account.utility_id], table)
         self.tables = list(tables.values())

@@ -268,7 +268,11 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
             if before is None:
                 before = month_to_date.get((account_id, month_date), 0)
             lines = rate_interval(
-                specs[slot.version_id], energy_wh=wh, interval_end_local=slot.local_end, month_to_date_wh_before=before
+                specs[slot.version_id],
+                energy_wh=wh,
+                interval_end_local=slot.local_end,
+                month_to_date_wh_before=before,
+                day_type=slot.day_type,
             )
             mtd[month_date] = before + wh
             components = days.get(slot.local_date)

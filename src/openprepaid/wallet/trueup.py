@@ -67,6 +67,7 @@ class TrueUpPolicy:
     max_load_factor_percent: int = 200
     rating_time: time = time(12, 0)  # local time at which a day's difference is rated (its ToD zone)
     actor: str = "trueup"
+    public_holidays: frozenset[date] = frozenset()  # ToD day type ``holiday`` (wallet.utility_holidays)
 
 
 class TrueUpOutcome(StrEnum):
@@ -142,7 +143,8 @@ def true_up_day(
 ) -> TrueUpResult:
     """True up one meter-day. ``confirmed_delta_wh`` (an operator releasing a held day) replaces the
     register delta and skips the plausibility check."""
-    found = _serving(ChargeContext(session, catalog, [meter_id]), meter_id, local_date)
+    context = ChargeContext(session, catalog, [meter_id], holidays=policy.public_holidays)
+    found = _serving(context, meter_id, local_date)
     if found is None:
         return TrueUpResult(TrueUpOutcome.NOT_CHARGEABLE)
     target, installation, zone = found
@@ -288,10 +290,16 @@ def _bill(
     account_id = target.account.id
     mtd = charge_repo.month_to_date(session, [account_id], [slot.month_date]).get((account_id, slot.month_date), 0)
     if difference > 0:
-        lines = rate_interval(spec, energy_wh=difference, interval_end_local=local_end, month_to_date_wh_before=mtd)
+        lines = rate_interval(
+            spec, energy_wh=difference, interval_end_local=local_end, month_to_date_wh_before=mtd,
+            day_type=slot.day_type,
+        )  # fmt: skip
     else:
         back = min(-difference, mtd)
-        unrated = rate_interval(spec, energy_wh=back, interval_end_local=local_end, month_to_date_wh_before=mtd - back)
+        unrated = rate_interval(
+            spec, energy_wh=back, interval_end_local=local_end, month_to_date_wh_before=mtd - back,
+            day_type=slot.day_type,
+        )  # fmt: skip
         lines = [
             ChargeLine(line.component, -line.amount_paise, -line.quantity, line.unit, line.rate) for line in unrated
         ]

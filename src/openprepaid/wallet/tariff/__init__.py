@@ -22,7 +22,8 @@ Rating (each returns ``list[ChargeLine]``; zero lines are omitted):
 - ``overdrawl_penalty(spec, *, max_demand_w, sanctioned_load_w, previous_max_demand_w=0)`` — the
   rise of the month's penalty when its maximum demand rises; ``penalty_paise`` gives the amount.
 - ``interval_local_date(interval_end_local) -> date`` — the date (and so month and day type) an
-  interval belongs to; ``tod_zone_of(spec, interval_end_local, day_type=None) -> str | None``.
+  interval belongs to; ``tod_zone_of(spec, interval_end_local, day_type=None) -> str | None``;
+  ``day_type_on(local_date, holidays) -> DayType | None`` (``HOLIDAY`` on a public holiday).
 
 Bills (``Bill``: ``lines``, ``total_paise``, ``amount_of(prefix)``):
 
@@ -71,6 +72,7 @@ from openprepaid.wallet.tariff.model import (
 )
 from openprepaid.wallet.tariff.rating import (
     daily_fixed_charge,
+    day_type_on,
     interval_local_date,
     overdrawl_penalty,
     penalty_paise,
@@ -82,6 +84,6 @@ __all__ = [
     "Bill", "ChargeLine", "DayType", "EnergyCategory", "EnergyCharge", "FreeUnits", "Group", "LoadBand",
     "MinimumCharge", "MonthlyAmount", "Overdrawl", "OverdrawlPolicy", "PercentCharge", "PercentSubsidy",
     "RatingInputError", "Slab", "SlabMode", "SlabTable", "Subsidy", "TariffError", "TariffSpec", "TariffSpecError",
-    "TimeOfDay", "TodSchedule", "TodZone", "daily_fixed_charge", "interval_local_date", "month_bill",
+    "TimeOfDay", "TodSchedule", "TodZone", "daily_fixed_charge", "day_type_on", "interval_local_date", "month_bill",
     "overdrawl_penalty", "penalty_paise", "quote_period", "rate_interval", "round_paise_ratio", "tod_zone_of",
 ]

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Set as AbstractSet
 
 from openprepaid.wallet.tariff.compiled import DAY_TYPE_INDEX, CompiledTariff, CZone, Regime, SourceStep
 from openprepaid.wallet.tariff.errors import RatingInputError
@@ -39,6 +39,12 @@ def interval_local_date(interval_end_local: datetime) -> date:
     Use it to pick the month for ``month_to_date_wh_before`` and the ``day_type`` of the interval.
     """
     return (interval_end_local - _EPSILON).date()
+
+
+def day_type_on(local_date: date, holidays: AbstractSet[date]) -> DayType | None:
+    """The day type of a local date for ToD: ``HOLIDAY`` when it is one of ``holidays`` (the utility's public
+    holidays), else ``None`` — weekday or weekend by the calendar (what ``rate_interval`` does by default)."""
+    return DayType.HOLIDAY if local_date in holidays else None
 
 
 def _percent(step: SourceStep, base: int) -> int:
