@@ -3,8 +3,8 @@
     python bench/accounts_cli.py [--accounts 5000] [--backend sqlite|postgres]
 
 A fresh database (SQLite file in a temp dir, or a scratch PostgreSQL database on 127.0.0.1:5432
-dropped afterwards) migrated with Alembic: one utility, N consumers with an account and a meter
-each, their books opened and one recharge each through the wallet (``recharge``), a confirmed relay
+dropped afterwards) migrated with Alembic: one utility, N consumers with an account, its ledgers and a
+meter each (wallet_throughput's seed), one recharge each through the wallet (``recharge``), a confirmed relay
 command for every 10th meter and a queued one for every 7th, and one ``run_rules`` pass (so every
 account has a stored rules state). Then, each 5 times: the list of all accounts (the query and the
 text rendering, as ``accounts list --limit N`` does), the list filtered to ``--status low``, and
@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -34,109 +35,19 @@ from openprepaid.cli import accounts_query as query
 from openprepaid.cli import accounts_text as render
 from openprepaid.store import migrate
 from openprepaid.store.engine import make_engine, make_session_factory
-from openprepaid.store.model import (
-    Account,
-    Command,
-    Consumer,
-    Meter,
-    MeterInstallation,
-    MeterType,
-    Utility,
-)
-from openprepaid.wallet.account_books import open_books
+from openprepaid.store.model import Command
 from openprepaid.wallet.recharge import RechargePolicy, RechargeRequest, recharge
 from openprepaid.wallet.rules import RulesConfig
 from openprepaid.wallet.rules_service import run_rules
+from openprepaid.wallet.tariff_store import TariffCatalog
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wallet_throughput import SEEDED_AT, tariff_source
+from wallet_throughput import seed as seed_accounts
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-SEEDED_AT = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 RULES = RulesConfig(zone="Asia/Kolkata")
 REPEATS = 5
-
-
-def _seed_rows(session: Session, accounts: int) -> tuple[int, list[int], list[int]]:
-    utility = Utility(code="BENCH", name="Bench", timezone="Asia/Kolkata", created_at=SEEDED_AT)
-    meter_type = MeterType(
-        code="B-1P",
-        manufacturer="B",
-        model="1P",
-        phases=1,
-        connection="whole_current",
-        has_relay=True,
-        capture_period_s=900,
-        object_profile={},
-    )
-    session.add_all([utility, meter_type])
-    session.flush()
-    connection = session.connection()
-    connection.execute(
-        insert(Consumer),
-        [
-            {
-                "utility_id": utility.id,
-                "consumer_no": f"C{i}",
-                "name": f"Consumer {i}",
-                "address": "",
-                "created_at": SEEDED_AT,
-            }
-            for i in range(accounts)
-        ],
-    )
-    consumer_ids = [row[0] for row in connection.execute(text("SELECT id FROM consumer ORDER BY id"))]
-    connection.execute(
-        insert(Account),
-        [
-            {
-                "utility_id": utility.id,
-                "consumer_id": cid,
-                "account_no": f"A{i:07d}",
-                "category": "domestic",
-                "sanctioned_load_w": 3000,
-                "payment_mode": "prepaid",
-                "protected": False,
-                "protection_reason": "",
-                "status": "active",
-                "opened_at": SEEDED_AT,
-            }
-            for i, cid in enumerate(consumer_ids)
-        ],
-    )
-    account_ids = [row[0] for row in connection.execute(text("SELECT id FROM account ORDER BY id"))]
-    connection.execute(
-        insert(Meter),
-        [
-            {
-                "utility_id": utility.id,
-                "meter_type_id": meter_type.id,
-                "serial": f"S{i:09d}",
-                "manufacturer_code": "OPP",
-                "system_title": b"OPP" + i.to_bytes(5, "big"),
-                "comm_mode": "dial",
-                "framing": "wrapper",
-                "server_address": 1,
-                "status": "installed",
-                "firmware": "",
-                "last_seen_at": SEEDED_AT,
-                "created_at": SEEDED_AT,
-            }
-            for i in range(accounts)
-        ],
-    )
-    meter_ids = [row[0] for row in connection.execute(text("SELECT id FROM meter ORDER BY id"))]
-    connection.execute(
-        insert(MeterInstallation),
-        [
-            {
-                "meter_id": mid,
-                "account_id": aid,
-                "installed_at": SEEDED_AT,
-                "initial_import_wh": 0,
-                "removal_reason": "",
-            }
-            for mid, aid in zip(meter_ids, account_ids, strict=True)
-        ],
-    )
-    return utility.id, account_ids, meter_ids
 
 
 def _commands(session: Session, account_ids: list[int], meter_ids: list[int]) -> None:
@@ -171,9 +82,11 @@ def _commands(session: Session, account_ids: list[int], meter_ids: list[int]) ->
 
 
 def seed(sessions: sessionmaker[Session], accounts: int) -> tuple[int, int]:
+    document, parser, _ = tariff_source()
     with sessions.begin() as session:
-        utility_id, account_ids, meter_ids = _seed_rows(session, accounts)
-        open_books(session, account_ids)
+        meter_ids = seed_accounts(session, accounts, document, TariffCatalog(parser))  # wallet_throughput's
+        utility_id = int(session.execute(text("SELECT max(id) FROM utility")).scalar_one())
+        account_ids = [int(row[0]) for row in session.execute(text("SELECT id FROM account ORDER BY id"))]
     with sessions.begin() as session:
         for index, account_id in enumerate(account_ids):
             amount = 10_000 + 100 * (index % 97)
