@@ -7,7 +7,7 @@ key, so a step run twice (a rerun after Ctrl-C, a crash) changes nothing the sec
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from openprepaid.wallet.rules_service import RulesRunResult, run_rules
 from openprepaid.wallet.tariff_document import parse_tariff
 from openprepaid.wallet.tariff_store import TariffCatalog
 from openprepaid.wallet.trueup import TrueUpPolicy, true_up_utility_day
+from openprepaid.wallet.utility_holidays import utility_holidays
 
 CHARGE_BATCH = 20_000
 
@@ -46,6 +47,12 @@ class WalletStep:
     charging: ChargingPolicy = field(default_factory=ChargingPolicy)
     trueup: TrueUpPolicy = field(default_factory=TrueUpPolicy)
     recharge_policy: RechargePolicy = field(default_factory=RechargePolicy)
+
+    def __post_init__(self) -> None:
+        # One holiday calendar: the rules' public holidays are the ToD holidays of charging and the true-up.
+        holidays = utility_holidays(self.rules_config)
+        self.charging = replace(self.charging, public_holidays=holidays)
+        self.trueup = replace(self.trueup, public_holidays=holidays)
 
     def charge_collected(self, now: datetime, meter_ids: Collection[int] | None = None) -> int:
         """Charge every stored interval not charged yet (of ``meter_ids``, when given); returns how many."""

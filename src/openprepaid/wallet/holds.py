@@ -67,8 +67,10 @@ def release_hold(
     note: str,
     now: datetime,
     energy_wh: int | None = None,
+    public_holidays: frozenset[date] = frozenset(),
 ) -> Released:
-    """Bill a held reading: as read, or with the operator's ``energy_wh`` (the day's delta for daily holds)."""
+    """Bill a held reading: as read, or with the operator's ``energy_wh`` (the day's delta for daily holds).
+    ``public_holidays``: the utility's (``wallet.utility_holidays``), for the ToD day type."""
     held = charge_repo.hold(session, meter_id, source, period_end_at)
     if held is None or held.state is not HoldState.OPEN:
         raise HoldNotOpenError(f"hold ({meter_id}, {source.value}, {period_end_at.isoformat()}) is not open")
@@ -84,6 +86,7 @@ def release_hold(
             wh=wh,
             catalog=catalog,
             now=now,
+            holidays=public_holidays,
         )
     else:
         released = _release_interval(
@@ -95,6 +98,7 @@ def release_hold(
             catalog=catalog,
             actor=actor,
             now=now,
+            holidays=public_holidays,
         )
     if not charge_repo.resolve_hold(
         session, (meter_id, source, period_end_at), state=HoldState.RELEASED, at=now, by=actor, note=note
@@ -112,8 +116,9 @@ def _release_day(
     wh: int,
     catalog: TariffCatalog,
     now: datetime,
+    holidays: frozenset[date],
 ) -> Released:
-    context = ChargeContext(session, catalog, [meter_id])
+    context = ChargeContext(session, catalog, [meter_id], holidays=holidays)
     zone = ZoneInfo(context.accounts[account_id].timezone) if account_id in context.accounts else None
     if zone is None:
         raise ChargingError(f"held day of meter {meter_id} has no account")
@@ -123,7 +128,7 @@ def _release_day(
         meter_id=meter_id,
         local_date=local_date,
         catalog=catalog,
-        policy=TrueUpPolicy(),
+        policy=TrueUpPolicy(public_holidays=holidays),
         now=now,
         confirmed_delta_wh=wh,
     )
@@ -142,8 +147,9 @@ def _release_interval(
     catalog: TariffCatalog,
     actor: str,
     now: datetime,
+    holidays: frozenset[date],
 ) -> Released:
-    context = ChargeContext(session, catalog, [meter_id])
+    context = ChargeContext(session, catalog, [meter_id], holidays=holidays)
     route = next((r for r in context.routes(meter_id) if r.covers(end_at)), None)
     if route is None or not isinstance(route.target, ChargeableAccount):
         reason = "no installation" if route is None else route.target
