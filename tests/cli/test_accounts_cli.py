@@ -187,6 +187,8 @@ def test_list_shows_balance_credit_phase_relay_pending_and_last_recharge(town):
         "disconnected",
     )
     assert hospital["protected"] and hospital["emergency_credit"] == "exhausted"
+    assert hospital["protected_by"] == ["category:hospital", "account:life support"]
+    assert not normal["protected"] and normal["protected_by"] == []
     assert hospital["relay"]["state"] == "unknown" and hospital["meter_serial"]
     assert low["meter_serial"] is None and low["balance_paise"] == 5_000
 

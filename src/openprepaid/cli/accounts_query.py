@@ -28,6 +28,7 @@ from openprepaid.wallet.rules import (
     InvalidFactsError,
     RulesConfig,
     notice_thresholds,
+    protection_of,
 )
 from openprepaid.wallet.rules_enforcement_gap import EnforcementGapRow
 from openprepaid.wallet.rules_facts_query import WALLET_CODE, relay_state_of
@@ -148,6 +149,13 @@ def account_list(
         )
         meter = line.meter_id
         payment = payments.get(line.account_id)
+        protection = protection_of(
+            category=line.category,
+            config=config.protection,
+            account_protected=line.protected,
+            protection_note=line.protection_reason,
+            sanctioned_load_w=line.sanctioned_load_w,
+        )
         item = {
             "account_no": line.account_no,
             "utility": line.utility_code,
@@ -155,7 +163,8 @@ def account_list(
             "category": line.category,
             "account_status": line.status.value,
             "payment_mode": line.payment_mode.value,
-            "protected": line.protected,
+            "protected": bool(protection.by),
+            "protected_by": list(protection.by),
             "balance_paise": balance,
             "balance": format_inr(balance),
             "emergency_credit": phase_of(line.emergency_credit),

@@ -117,6 +117,7 @@ class AccountLine:
     status: AccountStatus
     payment_mode: PaymentMode
     protected: bool
+    protection_reason: str
     sanctioned_load_w: int
     wallet_ledger_balance_paise: int | None  # ledger sign (credit in the wallet is negative); None: no books
     emergency_credit: dict[str, Any] | None  # the rules' stored state; None: never evaluated
@@ -142,6 +143,7 @@ def _lines_statement(wallet_code: str) -> Any:
             Account.status,
             Account.payment_mode,
             Account.protected,
+            Account.protection_reason,
             Account.sanctioned_load_w,
             LedgerAccount.balance_paise,
             PrepaidRulesState.emergency_credit,
