@@ -445,3 +445,62 @@ def post_bulk_once(session: Session, entries: Sequence[LedgerEntry], *, now: dat
             continue
         return BulkPosted({entry.idempotency_key: i for entry, i in zip(fresh, ids, strict=True)}, existing)
     raise LedgerError("ledger keys kept being taken concurrently; retry later")
+
+
+# In a template leg: the ledger account of the transaction's own consumer account (its wallet, say).
+OWN_LEDGER = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PerAccountPosting:
+    """Many transactions alike but for their consumer account (a day's fixed charge to every account):
+    ``kind, effective_at, value_date, actor`` shared; keys ``key_prefix + account id + key_suffix``;
+    ``templates[t]`` the legs of template ``t``, ``OWN_LEDGER`` standing for the account's own ledger."""
+
+    kind: LedgerTransactionKind
+    key_prefix: str
+    key_suffix: str
+    effective_at: datetime
+    value_date: date | None
+    actor: str
+    templates: Sequence[tuple[Leg, ...]]
+
+
+def post_per_account_once(
+    session: Session, posting: PerAccountPosting, accounts: Sequence[tuple[int, int, int]], *, now: datetime
+) -> dict[int, int]:
+    """Post ``posting`` once per ``(account id, its own ledger id, template index)``: an account whose key
+    is stored already is skipped, whatever that transaction says (deterministic keys: the same movement).
+    Each template is validated once (invariant 1); the ledgers are the caller's, resolved in this unit of
+    work for one utility's accounts. Costs a few statements for any number of accounts: the keys are made
+    by the database, postings go in bulk and balances move in one ordered update.
+    Returns account id -> new ledger transaction id for the accounts posted now."""
+    for legs in posting.templates:
+        validate(
+            LedgerEntry(f"{posting.key_prefix}{2**63}{posting.key_suffix}", posting.kind, legs, posting.effective_at)
+        )
+    if not accounts:
+        return {}
+    header = {
+        "kind": str(posting.kind),
+        "effective_at": posting.effective_at,
+        "value_date": posting.value_date,
+        "created_at": now,
+        "actor": posting.actor[:100],
+        "memo": "",
+    }
+    of_account = {account_id: (own, template) for account_id, own, template in accounts}
+    created = bulk_write.insert_keyed_transactions(
+        session, sorted(of_account), key_prefix=posting.key_prefix, key_suffix=posting.key_suffix, header=header
+    )
+    rows: list[tuple[int, int, int, int, str]] = []
+    deltas: dict[int, int] = {}
+    for ledger_id, account_id in created:
+        own, template = of_account[account_id]
+        for line_no, leg in enumerate(posting.templates[template], start=1):
+            target = own if leg.ledger_account_id == OWN_LEDGER else leg.ledger_account_id
+            rows.append((ledger_id, line_no, target, leg.amount_paise, leg.component))
+            deltas[target] = deltas.get(target, 0) + leg.amount_paise
+    bulk_write.insert_postings(session, rows)
+    bulk_write.add_to_balances(session, deltas)
+    return {account_id: ledger_id for ledger_id, account_id in created}

@@ -13,6 +13,7 @@ locked in ascending id order.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
@@ -163,9 +164,14 @@ def insert_ledger_bulk(session: Session, headers: Sequence[Sequence[Any]], posti
     if not headers:
         return
     ledger_table: Table = LedgerTransaction.__table__  # type: ignore[assignment]
-    posting_table: Table = Posting.__table__  # type: ignore[assignment]
     bound = sqlite_bound(session, ledger_table, LEDGER_COLUMNS, headers)
     insert_rows(session, ledger_table, LEDGER_COLUMNS, bound, pg_types=LEDGER_PG_TYPES)
+    insert_postings(session, postings)
+
+
+def insert_postings(session: Session, postings: Sequence[Sequence[Any]]) -> None:
+    """Insert postings (``POSTING_COLUMNS``) of transactions inserted in this unit of work."""
+    posting_table: Table = Posting.__table__  # type: ignore[assignment]
     insert_rows(session, posting_table, POSTING_COLUMNS, postings, pg_types=POSTING_PG_TYPES)
 
 
@@ -192,3 +198,43 @@ def add_to_balances(session: Session, deltas: Mapping[int, int]) -> None:
         "UPDATE ledger_account SET balance_paise = balance_paise + ?, version = version + 1 WHERE id = ?",
         [(value, key) for key, value in items],
     )
+
+
+def insert_keyed_transactions(
+    session: Session,
+    account_ids: Sequence[int],
+    *,
+    key_prefix: str,
+    key_suffix: str,
+    header: Mapping[str, Any],
+) -> list[tuple[int, int]]:
+    """One ledger transaction per account, keyed ``prefix + account id + suffix``, the other columns
+    (``kind, effective_at, value_date, created_at, actor, memo``) the same for all; accounts whose key
+    is stored already are skipped (``ON CONFLICT DO NOTHING``: a concurrent unit of work inserting the
+    same key is waited for, then skipped). The keys are made by the database: one statement, one array
+    (PostgreSQL) or JSON array (SQLite) of account ids. Returns ``(new id, account id)`` per inserted row."""
+    if not account_ids:
+        return []
+    driver, dialect = driver_of(session)
+    table: Table = LedgerTransaction.__table__  # type: ignore[assignment]
+    names = ("kind", "effective_at", "value_date", "created_at", "actor", "memo")
+    values = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    bound = [header[name] if bind is None else bind(header[name]) for name, bind in zip(names, values, strict=True)]
+    columns = "idempotency_key, account_id, " + ", ".join(names)
+    if dialect.name == "postgresql":
+        with driver.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO ledger_transaction ({columns}) "  # noqa: S608 - names are ours, values bound
+                "SELECT %s::text || u.a || %s::text, u.a, %s, %s, %s, %s, %s, %s "
+                "FROM unnest(%b::bigint[]) WITH ORDINALITY AS u(a, n) ORDER BY u.n "
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, account_id",
+                [key_prefix, key_suffix, *bound, list(account_ids)],
+            )
+            return [(int(a), int(b)) for a, b in cursor.fetchall()]
+    rows = driver.execute(
+        f"INSERT INTO ledger_transaction ({columns}) "  # noqa: S608 - names are ours, values bound
+        "SELECT ? || value || ?, value, ?, ?, ?, ?, ?, ? FROM json_each(?) WHERE true ORDER BY key "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, account_id",
+        [key_prefix, key_suffix, *bound, json.dumps(list(account_ids))],
+    ).fetchall()
+    return [(int(a), int(b)) for a, b in rows]

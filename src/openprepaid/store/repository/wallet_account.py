@@ -113,3 +113,35 @@ def utility_zone(session: Session, utility_id: int) -> str:
     if zone is None:
         raise LookupError(f"no utility {utility_id}")
     return str(zone)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedChargeAccount:
+    """What the daily fixed charge needs of an account."""
+
+    account_id: int
+    wallet_ledger_id: int | None
+    tariff_id: int
+    sanctioned_load_w: int
+    opened: bool  # opened before the bound given
+
+
+def accounts_for_fixed_charge(
+    session: Session, *, utility_id: int, wallet_code: str, opened_before: datetime
+) -> list[FixedChargeAccount]:
+    """Active accounts of the utility with a tariff, by id, with their wallet ledger (one query)."""
+    opened = Account.opened_at < opened_before
+    statement = (
+        select(Account.id, LedgerAccount.id, Account.tariff_id, Account.sanctioned_load_w, opened)
+        .outerjoin(LedgerAccount, (LedgerAccount.account_id == Account.id) & (LedgerAccount.code == wallet_code))
+        .where(
+            Account.utility_id == utility_id,
+            Account.status == AccountStatus.ACTIVE,
+            Account.tariff_id.is_not(None),
+        )
+        .order_by(Account.id)
+    )
+    return [
+        FixedChargeAccount(a, wallet, tariff or 0, load, bool(is_open))  # tariff: not NULL here
+        for a, wallet, tariff, load, is_open in session.execute(statement)
+    ]
