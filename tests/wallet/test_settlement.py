@@ -150,7 +150,7 @@ def test_minimum_charge_comes_in_at_settlement(db_session):
     assert_ledger_invariants(db_session)
 
 
-def test_open_month_is_not_settled_and_a_mid_month_tariff_change_is_flagged(db_session):
+def test_open_month_is_not_settled_and_a_mid_month_tariff_change_is_billed_by_version(db_session):
     world = make_world(db_session, demo_spec(), demo_spec(version=2, effective_from=local(2026, 11, 15), slab1="3.20"))
     consumer, meter = make_metered_consumer(db_session, world)
     charge_days(db_session, world, meter, [10, 20])
@@ -166,8 +166,11 @@ def test_open_month_is_not_settled_and_a_mid_month_tariff_change_is_flagged(db_s
     statement = settle_month(
         db_session, account_id=consumer.account.id, month_date=NOVEMBER, catalog=world.catalog, now=AFTER_NOVEMBER
     )
-    assert statement.multi_version and statement.difference_paise == 0 and statement.ledger_transaction_id is None
-    assert wallet_balance(db_session, consumer) == before
+    # Reconciled as per-version parts (tests/wallet/test_settlement_versions.py): the month's other days'
+    # fixed charge was never charged here, so the difference is debited.
+    assert statement.multi_version and [part["version"] for part in statement.versions] == [1, 2]
+    assert statement.difference_paise == statement.billed_paise - statement.charged_paise > 0
+    assert wallet_balance(db_session, consumer) == before - statement.difference_paise
 
 
 def test_final_bill_refunds_wallet_and_deposit_after_arrears(db_session):

@@ -127,6 +127,16 @@ class SlotTable:
             found = self.slots[end_at] = self._compute(end_at)
         return found
 
+    def spec_of(self, version_id: int) -> TariffSpec:
+        """The spec of one of the timeline's versions (the true-up and settlement name versions by id)."""
+        spec = self.specs.get(version_id)
+        if spec is None:
+            version = next((v for v in self._timeline.versions if v.id == version_id), None)
+            if version is None:
+                raise KeyError(f"tariff version {version_id} is not in the account's tariff")
+            spec = self.specs[version_id] = self._catalog.spec(version)
+        return spec
+
     def plan(self, ends: tuple[datetime, ...]) -> RunPlan:
         """The plan of a sorted run of distinct ends (computed once per distinct run in the batch)."""
         found = self._plans.get(ends)

@@ -211,6 +211,7 @@ def _charge(
     ledger.append_fresh(session, rated.entries, now=now)
     charge_bulk.add_usage_days(session, usage_rows(collected))
     charge_bulk.add_usage_months(session, rated.usage_months)
+    charge_bulk.add_usage_day_zones(session, rated.usage_day_zones)
     return ChargeResult(
         batch_id=batch_id,
         charged=collected.charged,

@@ -182,6 +182,7 @@ def _release_interval(
     ids = ledger.append_fresh(session, rated.entries, now=now)
     charge_bulk.add_usage_days(session, usage_rows(collected))
     charge_bulk.add_usage_months(session, rated.usage_months)
+    charge_bulk.add_usage_day_zones(session, rated.usage_day_zones)
     charge_repo.finish_batch(
         session, batch_id, charged_count=1, ledger_transaction_count=len(ids), amount_paise=rated.amount_paise
     )

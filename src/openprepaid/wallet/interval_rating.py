@@ -16,6 +16,9 @@ Rules (docs/ledger.md "Batch charging"):
   amounts, so summing intervals first changes nothing there; ToD lines and percentages on them are
   rounded once per group instead of once per interval (nearer the month bill, which the monthly
   settlement reconciles exactly).
+- Each group's energy is added to ``usage_month`` (account, month, version, zone) and
+  ``usage_day_zone`` (account, local day, version, zone): month-to-date units, the month bill's
+  per-version zone energies and the true-up's zone split.
 - The lines of an (account, local day) are summed per component into one ledger transaction, key
   ``interval:<batch>:<account>:<local day>``; its ``effective_at`` is the day's last interval end.
 """
@@ -237,7 +240,8 @@ class Collected:
 @dataclass(slots=True)
 class Rated:
     entries: list[LedgerEntry]
-    usage_months: list[tuple[int, date, str, int]]
+    usage_months: list[tuple[int, date, int, str, int]]  # (account, month, version, zone, Wh), key order
+    usage_day_zones: list[tuple[int, date, int, str, int]]  # (account, local day, version, zone, Wh), key order
     amount_paise: int
 
 
@@ -249,7 +253,8 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
         if key not in last_end or last > last_end[key]:
             last_end[key] = last
     entries: list[LedgerEntry] = []
-    months: dict[tuple[int, date, str], int] = {}
+    months: dict[tuple[int, date, int, str], int] = {}
+    day_zones: list[tuple[int, date, int, str, int]] = []
     amount = 0
     for account_id, groups in collected.groups.items():
         target = collected.accounts[account_id]
@@ -280,8 +285,9 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
                 components = days[slot.local_date] = {}
             for line in lines:
                 components[line.component] = components.get(line.component, 0) + line.amount_paise
-            zone_key = (account_id, month_date, slot.tod_zone)
+            zone_key = (account_id, month_date, slot.version_id, slot.tod_zone)
             months[zone_key] = months.get(zone_key, 0) + wh
+            day_zones.append((account_id, slot.local_date, slot.version_id, slot.tod_zone, wh))
         for local_date, components in days.items():
             entry = charge_entry(
                 idempotency_key=f"interval:{collected.batch_id}:{account_id}:{local_date.isoformat()}",
@@ -297,8 +303,9 @@ def rate(collected: Collected, month_to_date: dict[tuple[int, date], int], *, ac
             if entry is not None:
                 entries.append(entry)
                 amount += sum(components.values())
-    usage_months = [(a, m, z, wh) for (a, m, z), wh in sorted(months.items())]
-    return Rated(entries, usage_months, amount)
+    usage_months = [(a, m, v, z, wh) for (a, m, v, z), wh in sorted(months.items())]
+    day_zones.sort()
+    return Rated(entries, usage_months, day_zones, amount)
 
 
 def usage_rows(collected: Collected) -> list[tuple[int, date, int, int, int, datetime | None]]:

@@ -10,8 +10,10 @@ Invariants:
   database transaction as the ledger transaction ``settlement:<account>:<YYYY-MM>`` (``final-bill``
   for a closing month); settling again returns the first statement.
 - After settlement, the month's charged lines per component equal the month bill's lines.
-- A month whose tariff changed in the middle is not re-priced by one version: its statement records
-  the charged lines as billed (difference 0) and ``multi_version`` for review.
+- A month whose tariff changed is billed as the sum of per-version parts (``month_bill_by_version``):
+  each version's energy (``usage_month`` per version and zone) on month-to-date units continuing
+  across the change, its fixed charge for the days it was in force at the day's start; the statement
+  records each part's lines (``versions``) and ``multi_version``, and the difference is posted once.
 - Only a month that is over is settled (a closing account's month ends at its closure).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -34,7 +37,7 @@ from openprepaid.wallet.charge_lines import WALLET_COMPONENT, charge_entry
 from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_ledgers, utility_ledgers
 from openprepaid.wallet.errors import UnknownAccountError, WalletError
 from openprepaid.wallet.ledger import LedgerTransactionKind
-from openprepaid.wallet.tariff import month_bill
+from openprepaid.wallet.tariff import VersionPart, month_bill, month_bill_by_version
 from openprepaid.wallet.tariff_store import TariffCatalog, timelines
 
 CHARGE_KINDS = (
@@ -60,6 +63,7 @@ class Statement:
     multi_version: bool
     ledger_transaction_id: int | None
     replayed: bool = False
+    versions: tuple[dict[str, Any], ...] = ()  # per tariff version of a multi-version month: its part
 
     @property
     def charged_paise(self) -> int:
@@ -92,6 +96,7 @@ def _from_row(row: StatementRow) -> Statement:
         multi_version=bool(lines.get("multi_version", False)),
         ledger_transaction_id=row.ledger_transaction_id,
         replayed=True,
+        versions=tuple(lines.get("versions", ())),
     )
 
 
@@ -128,11 +133,8 @@ def settle_month(
     )
     zones = charge_repo.zone_energy_of_month(session, account_id, first)
     energy_wh = max(0, sum(zones.values()))
-    billed, multi = _month_bill(
-        session, account, catalog, first=first, last=last, start=start, end=period_end, energy_wh=energy_wh, zones=zones
-    )
-    if multi:
-        billed = dict(charged)  # not re-priced by one version: recorded for review
+    billed, versions = _month_bill(session, account, catalog, first=first, last=last, start=start, zones=zones)
+    multi = bool(versions)
     difference = {c: billed.get(c, 0) - charged.get(c, 0) for c in sorted(billed.keys() | charged.keys())}
     difference = {c: amount for c, amount in difference.items() if amount}
     try:
@@ -146,7 +148,13 @@ def settle_month(
                 "charged_paise": sum(charged.values()),
                 "billed_paise": sum(billed.values()),
                 "difference_paise": sum(difference.values()),
-                "lines": {"charged": charged, "billed": billed, "difference": difference, "multi_version": multi},
+                "lines": {
+                    "charged": charged,
+                    "billed": billed,
+                    "difference": difference,
+                    "multi_version": multi,
+                    "versions": list(versions),
+                },
                 "ledger_transaction_id": None,
                 "created_at": now,
                 "created_by": actor[:100],
@@ -161,7 +169,10 @@ def settle_month(
     )
     if ledger_id is not None:
         settlement_repo.set_statement_transaction(session, statement_id, ledger_id)
-    return Statement(account_id, first, kind, energy_wh, charged, billed, sum(difference.values()), multi, ledger_id)
+    return Statement(
+        account_id, first, kind, energy_wh, charged, billed, sum(difference.values()), multi, ledger_id,
+        versions=versions,
+    )  # fmt: skip
 
 
 def _month_bill(
@@ -172,33 +183,68 @@ def _month_bill(
     first: date,
     last: date,
     start: datetime,
-    end: datetime,
-    energy_wh: int,
-    zones: dict[str, int],
-) -> tuple[dict[str, int], bool]:
-    """The exact bill per component, and whether the month spans several tariff versions."""
+    zones: dict[tuple[int, str], int],
+) -> tuple[dict[str, int], tuple[dict[str, Any], ...]]:
+    """The exact bill per component, and (for a month with several tariff versions) each version's part."""
     if account.tariff_id is None:
         raise SettlementError(f"account {account.id} has no tariff")
     timeline = timelines(session, [account.tariff_id])[account.tariff_id]
-    version = timeline.in_force_at(start)
-    change = timeline.next_change_after(start)
-    if version is None:
-        raise SettlementError(f"no tariff version in force for account {account.id} at {start.isoformat()}")
-    if change is not None and change < end:
-        return {}, True
-    spec = catalog.spec(version)
-    opened = account.opened_at.astimezone(ZoneInfo(account.timezone)).date()
+    zone = ZoneInfo(account.timezone)
+    opened = account.opened_at.astimezone(zone).date()
     first_fixed_day = opened.day if (opened.year, opened.month) == (first.year, first.month) else 1
-    bill = month_bill(
-        spec,
-        month_wh=energy_wh,
-        sanctioned_load_w=account.sanctioned_load_w,
-        days_in_month=monthrange(first.year, first.month)[1],
-        zone_wh={zone: wh for zone, wh in zones.items() if zone and wh > 0},
-        first_fixed_day=first_fixed_day,
-        last_fixed_day=last.day,
+    days_in_month = monthrange(first.year, first.month)[1]
+    # The version of each charged day's fixed charge: the one in force at the day's start.
+    day_versions: dict[int, list[int]] = {}
+    for day in range(first_fixed_day, last.day + 1):
+        midnight = datetime.combine(first.replace(day=day), time(0), tzinfo=zone).astimezone(UTC)
+        in_force = timeline.in_force_at(midnight)
+        if in_force is not None:
+            day_versions.setdefault(in_force.id, []).append(day)
+    energy_versions = {version for (version, _), wh in zones.items() if wh}
+    involved = [v for v in timeline.versions if v.id in energy_versions or v.id in day_versions]
+    if len(involved) <= 1:
+        version = involved[0] if involved else timeline.in_force_at(start)
+        if version is None:
+            raise SettlementError(f"no tariff version in force for account {account.id} at {start.isoformat()}")
+        bill = month_bill(
+            catalog.spec(version),
+            month_wh=max(0, sum(zones.values())),
+            sanctioned_load_w=account.sanctioned_load_w,
+            days_in_month=days_in_month,
+            zone_wh={name: wh for (_, name), wh in zones.items() if name and wh > 0},
+            first_fixed_day=first_fixed_day,
+            last_fixed_day=last.day,
+        )
+        return {line.component: line.amount_paise for line in bill.lines}, ()
+    parts = []
+    for version in involved:  # effective order: the order the energy was consumed in
+        days = day_versions.get(version.id, [])
+        zone_wh = {name: wh for (v, name), wh in zones.items() if v == version.id and name and wh > 0}
+        parts.append(
+            VersionPart(
+                catalog.spec(version),
+                max(0, sum(wh for (v, _), wh in zones.items() if v == version.id)),
+                zone_wh,
+                days[0] if days else days_in_month + 1,
+                days[-1] if days else days_in_month,
+            )
+        )
+    total, bills = month_bill_by_version(
+        parts, sanctioned_load_w=account.sanctioned_load_w, days_in_month=days_in_month
     )
-    return {line.component: line.amount_paise for line in bill.lines}, False
+    described = tuple(
+        {
+            "tariff_version_id": version.id,
+            "version": version.version,
+            "energy_wh": part.energy_wh,
+            "zone_wh": dict(part.zone_wh),
+            "fixed_days": [part.first_fixed_day, part.last_fixed_day] if part.first_fixed_day <= part.last_fixed_day
+            else [],
+            "lines": {line.component: line.amount_paise for line in bill.lines},
+        }
+        for version, part, bill in zip(involved, parts, bills, strict=True)
+    )  # fmt: skip
+    return {line.component: line.amount_paise for line in total.lines}, described
 
 
 def _post_difference(

@@ -18,16 +18,21 @@ Invariants:
   in the usage the true-up reads); a later one waits, then reads the day as trued up (covered). A
   batch that read "no row" and inserts it meets the true-up's row (unique violation) and looks again.
   So each interval's energy is billed once: as an interval or inside the register difference.
-- A positive difference is rated like an interval ending at ``rating_time`` on that day, on top
-  of the month's units; a negative one reverses the month's last units (rated at
-  ``month-to-date − |d|`` and negated), so slabs unwind exactly.
+- The difference is priced as a utility would: split across the day's (tariff version, ToD zone) in
+  proportion to the interval energy billed in each that day (``usage_day_zone``; exact integer Wh,
+  largest remainder), or, with no intervals billed that day, all in the neutral zone of the version
+  in force at ``rating_time``. A positive difference is rated on top of the month's units; a negative
+  one reverses the month's last units (rated at ``month-to-date − |d|`` and negated), so slabs unwind
+  exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -43,10 +48,11 @@ from openprepaid.wallet.charge_context import ChargeableAccount, ChargeContext
 from openprepaid.wallet.charge_lines import add_lines, charge_entry
 from openprepaid.wallet.errors import WalletError
 from openprepaid.wallet.ledger import LedgerTransactionKind
-from openprepaid.wallet.tariff import ChargeLine, rate_interval
+from openprepaid.wallet.tariff import ChargeLine, rate_zone_energy
 from openprepaid.wallet.tariff_store import TariffCatalog
 
 MAX_ATTEMPTS = 3
+_K = TypeVar("_K", bound=tuple[int, str])
 
 
 class TrueUpError(WalletError):
@@ -275,37 +281,63 @@ def _hold(session: Session, day: _Day, day_end: datetime, limit: int, reason: st
     )
 
 
+def split_in_proportion(total: int, weights: Mapping[_K, int]) -> dict[_K, int]:
+    """``total`` (>= 0) Wh split across ``weights`` (each > 0) in proportion, in whole Wh summing to ``total``.
+
+    Each part gets ``floor(total × w / W)``; the Wh left over go one each to the parts with the largest
+    remainders ``total × w mod W``, ties to the earlier key in sorted order (largest remainder method).
+    So a part is never more than one Wh from its exact share, and never above its weight when ``total``
+    is at most the sum of weights."""
+    whole = sum(weights.values())
+    keys = sorted(weights)
+    parts = {key: total * weights[key] // whole for key in keys}
+    left = total - sum(parts.values())
+    for key in sorted(keys, key=lambda k: -(total * weights[k] % whole))[:left]:
+        parts[key] += 1
+    return parts
+
+
 def _bill(
     session: Session, target: ChargeableAccount, day: _Day, *, zone: ZoneInfo, policy: TrueUpPolicy, now: datetime
 ) -> int:
-    """Rate and post the day's difference; sets ``day.ledger_transaction_id``; returns the wallet debit."""
+    """Rate and post the day's difference; sets ``day.ledger_transaction_id``; returns the wallet debit.
+
+    The difference is split across the day's (tariff version, ToD zone) in proportion to the interval energy
+    billed in each (``split_in_proportion``); a day without billed intervals puts it all in the neutral zone
+    ('': no ToD line) of the version in force at ``rating_time``. Parts are rated in (version, zone) order on
+    top of the month's units (a credit un-rates the month's last units, part by part)."""
     difference = day.difference_wh
     if not difference:
         return 0
-    local_end = datetime.combine(day.local_date, policy.rating_time, tzinfo=zone)
-    slot = target.slots.slot(local_end.astimezone(UTC))
-    if not slot.version_id:
-        raise TrueUpError(f"no tariff version in force for account {target.account.id} on {day.local_date}")
-    spec = target.slots.specs[slot.version_id]
     account_id = target.account.id
-    mtd = charge_repo.month_to_date(session, [account_id], [slot.month_date]).get((account_id, slot.month_date), 0)
-    if difference > 0:
-        lines = rate_interval(
-            spec, energy_wh=difference, interval_end_local=local_end, month_to_date_wh_before=mtd,
-            day_type=slot.day_type,
-        )  # fmt: skip
-    else:
-        back = min(-difference, mtd)
-        unrated = rate_interval(
-            spec, energy_wh=back, interval_end_local=local_end, month_to_date_wh_before=mtd - back,
-            day_type=slot.day_type,
-        )  # fmt: skip
-        lines = [
-            ChargeLine(line.component, -line.amount_paise, -line.quantity, line.unit, line.rate) for line in unrated
-        ]
+    local_end = datetime.combine(day.local_date, policy.rating_time, tzinfo=zone)
+    month_date = day.local_date.replace(day=1)
+    weights = {
+        key: wh for key, wh in charge_repo.zone_energy_of_day(session, account_id, day.local_date).items() if wh > 0
+    }
+    if not weights:
+        slot = target.slots.slot(local_end.astimezone(UTC))
+        if not slot.version_id:
+            raise TrueUpError(f"no tariff version in force for account {account_id} on {day.local_date}")
+        weights = {(slot.version_id, ""): 1}
+    mtd = charge_repo.month_to_date(session, [account_id], [month_date]).get((account_id, month_date), 0)
+    energy = difference if difference > 0 else min(-difference, mtd)
     components: dict[str, int] = {}
-    add_lines(components, lines)
-    charge_bulk.add_usage_months(session, [(account_id, slot.month_date, slot.tod_zone, difference)])
+    usage: list[tuple[int, date, int, str, int]] = []
+    for (version_id, tod_zone), wh in split_in_proportion(energy, weights).items():
+        if not wh:
+            continue
+        spec = target.slots.spec_of(version_id)
+        if difference > 0:
+            lines = rate_zone_energy(spec, energy_wh=wh, tod_zone=tod_zone, month_to_date_wh_before=mtd)
+            mtd += wh
+        else:
+            mtd -= wh
+            unrated = rate_zone_energy(spec, energy_wh=wh, tod_zone=tod_zone, month_to_date_wh_before=mtd)
+            lines = [ChargeLine(ln.component, -ln.amount_paise, -ln.quantity, ln.unit, ln.rate) for ln in unrated]
+        add_lines(components, lines)
+        usage.append((account_id, month_date, version_id, tod_zone, wh if difference > 0 else -wh))
+    charge_bulk.add_usage_months(session, usage)
     entry = charge_entry(
         idempotency_key=f"trueup:{day.meter_id}:{day.local_date.isoformat()}",
         kind=LedgerTransactionKind.TRUE_UP,

@@ -14,6 +14,7 @@ from openprepaid.store.model.charge import (
     IntervalChargeStatus,
     TrueUpStatus,
     UsageDay,
+    UsageDayZone,
     UsageMonth,
 )
 from openprepaid.store.model.command import Command, CommandKind, CommandState
@@ -99,6 +100,7 @@ __all__ = [
     "TariffVersion",
     "TrueUpStatus",
     "UsageDay",
+    "UsageDayZone",
     "UsageMonth",
     "Utility",
 ]

@@ -13,9 +13,10 @@ Invariants (architecture.md "Identity and money invariants", domain.md §2 "Char
   billed twice: two take rows of one meter-day sharing a bit is a double charge.
 - ``charge_trueup``: one row per (meter, local day) whose daily cumulative register was compared
   with the intervals charged for that day; the difference is billed or credited once.
-- ``usage_day`` / ``usage_month``: running totals written in the same transaction as the charges
-  (what was billed per meter-day and per account-month); month-to-date units for slabs and the
-  unbilled-exposure report read them.
+- ``usage_day`` / ``usage_day_zone`` / ``usage_month``: running totals written in the same transaction
+  as the charges (what was billed per meter-day, per account-day by tariff version and ToD zone, and
+  per account-month by version and zone); month-to-date units for slabs, the true-up's zone split,
+  the month bill and the unbilled-exposure report read them.
 
 Rows are O(meter-days), not O(intervals): a day of 15-minute intervals of a meter in a zone off UTC
 is two ``charge_day`` rows and two ``charge_take`` rows (docs/ledger.md "Charging storage").
@@ -160,12 +161,27 @@ class UsageDay(Base):
 
 
 class UsageMonth(Base):
-    """Energy billed per (account, local month, ToD zone; '' outside adjusting zones): month-to-date units
-    for slabs (summed over zones) and the month's zone energies for the settlement's month bill."""
+    """Energy billed per (account, local month, tariff version, ToD zone; '' outside adjusting zones):
+    month-to-date units for slabs (summed over versions and zones) and, per version, the zone energies of
+    the settlement's month bill (a month with a tariff change is billed as per-version parts)."""
 
     __tablename__ = "usage_month"
 
     account_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     month_date: Mapped[date] = mapped_column(primary_key=True)  # first day of the local month
+    tariff_version_id: Mapped[int] = mapped_column(BigId, primary_key=True)  # the version that rated it
     tod_zone: Mapped[str] = mapped_column(String(60), primary_key=True)
     billed_energy_wh: Mapped[int]
+
+
+class UsageDayZone(Base):
+    """Interval energy billed per (account, local day, tariff version, ToD zone): the day's split the daily
+    true-up divides the register difference by (true-up energy itself is not added here)."""
+
+    __tablename__ = "usage_day_zone"
+
+    account_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    local_date: Mapped[date] = mapped_column(primary_key=True)
+    tariff_version_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tod_zone: Mapped[str] = mapped_column(String(60), primary_key=True)
+    interval_energy_wh: Mapped[int]

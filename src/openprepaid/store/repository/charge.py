@@ -24,6 +24,7 @@ from openprepaid.store.model import (
     MeterInstallation,
     TrueUpStatus,
     UsageDay,
+    UsageDayZone,
     UsageMonth,
 )
 from openprepaid.store.repository.charge_day import taken_condition
@@ -93,11 +94,20 @@ def month_to_date(session: Session, account_ids: Sequence[int], months: Sequence
     return result
 
 
-def zone_energy_of_month(session: Session, account_id: int, month_date: date) -> dict[str, int]:
-    statement = select(UsageMonth.tod_zone, UsageMonth.billed_energy_wh).where(
+def zone_energy_of_month(session: Session, account_id: int, month_date: date) -> dict[tuple[int, str], int]:
+    """(tariff version, ToD zone) -> Wh billed in the account's month (intervals and true-ups)."""
+    statement = select(UsageMonth.tariff_version_id, UsageMonth.tod_zone, UsageMonth.billed_energy_wh).where(
         UsageMonth.account_id == account_id, UsageMonth.month_date == month_date
     )
-    return {str(zone): int(wh) for zone, wh in session.execute(statement)}
+    return {(int(version), str(zone)): int(wh) for version, zone, wh in session.execute(statement)}
+
+
+def zone_energy_of_day(session: Session, account_id: int, local_date: date) -> dict[tuple[int, str], int]:
+    """(tariff version, ToD zone) -> interval Wh billed for the account's local day (``usage_day_zone``)."""
+    statement = select(UsageDayZone.tariff_version_id, UsageDayZone.tod_zone, UsageDayZone.interval_energy_wh).where(
+        UsageDayZone.account_id == account_id, UsageDayZone.local_date == local_date
+    )
+    return {(int(version), str(zone)): int(wh) for version, zone, wh in session.execute(statement)}
 
 
 def new_batch(session: Session, *, created_at: datetime, actor: str) -> int:

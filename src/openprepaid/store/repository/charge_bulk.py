@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from openprepaid.store.model import UsageDay, UsageMonth
+from openprepaid.store.model import UsageDay, UsageDayZone, UsageMonth
 from openprepaid.store.repository.bulk_write import driver_of, memo_binder
 
 # --- running totals -----------------------------------------------------------------------------------
@@ -57,26 +57,41 @@ def add_usage_days(session: Session, rows: Sequence[tuple[int, date, int, int, i
     )
 
 
-def add_usage_months(session: Session, rows: Sequence[tuple[int, date, str, int]]) -> None:
-    """Add ``(account, month, ToD zone, billed Wh)`` to ``usage_month``."""
+def add_usage_months(session: Session, rows: Sequence[tuple[int, date, int, str, int]]) -> None:
+    """Add ``(account, month, tariff version, ToD zone, billed Wh)`` to ``usage_month``."""
+    _add_zone_usage(session, UsageMonth.__table__, "month_date", "billed_energy_wh", rows)  # type: ignore[arg-type]
+
+
+def add_usage_day_zones(session: Session, rows: Sequence[tuple[int, date, int, str, int]]) -> None:
+    """Add ``(account, local day, tariff version, ToD zone, interval Wh)`` to ``usage_day_zone``."""
+    _add_zone_usage(session, UsageDayZone.__table__, "local_date", "interval_energy_wh", rows)  # type: ignore[arg-type]
+
+
+def _add_zone_usage(
+    session: Session,
+    table: Table,
+    date_column: str,
+    energy_column: str,
+    rows: Sequence[tuple[int, date, int, str, int]],
+) -> None:
+    """Additive upsert of ``(account, date, version, zone, Wh)`` rows into a usage table keyed by the first four."""
     if not rows:
         return
     driver, dialect = driver_of(session)
+    name, d, e = table.name, date_column, energy_column
+    key = f"account_id, {d}, tariff_version_id, tod_zone"
     if dialect.name == "postgresql":
         _execute_by_columns(
             driver,
-            "INSERT INTO usage_month (account_id, month_date, tod_zone, billed_energy_wh) "
-            "SELECT a, m, z, e FROM unnest(%s::bigint[], %s::date[], %s::text[], %s::bigint[]) AS u(a, m, z, e) "
-            "ON CONFLICT (account_id, month_date, tod_zone) DO UPDATE SET "
-            "billed_energy_wh = usage_month.billed_energy_wh + excluded.billed_energy_wh",
+            f"INSERT INTO {name} ({key}, {e}) "  # noqa: S608 - names are ours, values bound
+            "SELECT a, d, v, z, w FROM unnest(%s::bigint[], %s::date[], %s::bigint[], %s::text[], %s::bigint[]) "
+            f"AS u(a, d, v, z, w) ON CONFLICT ({key}) DO UPDATE SET {e} = {name}.{e} + excluded.{e}",
             rows,
         )
         return
-    table: Table = UsageMonth.__table__  # type: ignore[assignment]
-    bind_date = memo_binder(table.c.month_date, dialect)
+    bind_date = memo_binder(table.c[d], dialect)
     driver.executemany(
-        "INSERT INTO usage_month (account_id, month_date, tod_zone, billed_energy_wh) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (account_id, month_date, tod_zone) DO UPDATE SET "
-        "billed_energy_wh = billed_energy_wh + excluded.billed_energy_wh",
-        [(a, bind_date(m), z, e) for a, m, z, e in rows],
+        f"INSERT INTO {name} ({key}, {e}) VALUES (?, ?, ?, ?, ?) "  # noqa: S608 - names are ours, values bound
+        f"ON CONFLICT ({key}) DO UPDATE SET {e} = {e} + excluded.{e}",
+        [(a, bind_date(day), v, z, wh) for a, day, v, z, wh in rows],
     )

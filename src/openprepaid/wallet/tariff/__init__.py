@@ -16,7 +16,8 @@ surcharges, duties, rebate, subsidy, overdrawl), ``EnergyCharge``/``EnergyCatego
 Rating (each returns ``list[ChargeLine]``; zero lines are omitted):
 
 - ``rate_interval(spec, *, energy_wh, interval_end_local, month_to_date_wh_before, day_type=None)``
-  — one block-load interval, given the month's Wh already rated.
+  — one block-load interval, given the month's Wh already rated; ``rate_zone_energy(spec, *,
+  energy_wh, tod_zone, month_to_date_wh_before)`` — the same for energy of a known ToD zone.
 - ``daily_fixed_charge(spec, *, sanctioned_load_w, local_date)`` — one day of the fixed charge
   (monthly / days in that month) with the percentages whose base includes ``fixed``.
 - ``overdrawl_penalty(spec, *, max_demand_w, sanctioned_load_w, previous_max_demand_w=0)`` — the
@@ -30,6 +31,8 @@ Bills (``Bill``: ``lines``, ``total_paise``, ``amount_of(prefix)``):
 - ``month_bill(spec, *, month_wh, sanctioned_load_w, days_in_month, zone_wh=None,
   max_demand_w=None, first_fixed_day=1, last_fixed_day=None) -> Bill`` — the exact month, for the
   monthly reconciliation against the sum of the month's lines (and where the minimum charge lives).
+- ``month_bill_by_version(parts, *, sanctioned_load_w, days_in_month) -> (Bill, parts' Bills)`` — a
+  month whose tariff changed: per-version parts (``VersionPart``), slabs continuing across the change.
 - ``quote_period(spec, *, kwh, sanctioned_kw, days, zone_kwh=None, max_demand_kw=None) -> Bill``.
 
 ``ChargeLine(component, amount_paise, quantity, unit, rate)``: components are ``energy.slabN``,
@@ -45,7 +48,7 @@ lines are rounded once per interval. See ``rating`` and docs/tariff-format.md.
 
 from __future__ import annotations
 
-from openprepaid.wallet.tariff.bill import month_bill, quote_period
+from openprepaid.wallet.tariff.bill import VersionPart, month_bill, month_bill_by_version, quote_period
 from openprepaid.wallet.tariff.errors import RatingInputError, TariffError, TariffSpecError
 from openprepaid.wallet.tariff.line import Bill, ChargeLine, round_paise_ratio
 from openprepaid.wallet.tariff.model import (
@@ -77,13 +80,47 @@ from openprepaid.wallet.tariff.rating import (
     overdrawl_penalty,
     penalty_paise,
     rate_interval,
+    rate_zone_energy,
     tod_zone_of,
 )
 
 __all__ = [
-    "Bill", "ChargeLine", "DayType", "EnergyCategory", "EnergyCharge", "FreeUnits", "Group", "LoadBand",
-    "MinimumCharge", "MonthlyAmount", "Overdrawl", "OverdrawlPolicy", "PercentCharge", "PercentSubsidy",
-    "RatingInputError", "Slab", "SlabMode", "SlabTable", "Subsidy", "TariffError", "TariffSpec", "TariffSpecError",
-    "TimeOfDay", "TodSchedule", "TodZone", "daily_fixed_charge", "day_type_on", "interval_local_date", "month_bill",
-    "overdrawl_penalty", "penalty_paise", "quote_period", "rate_interval", "round_paise_ratio", "tod_zone_of",
+    "Bill",
+    "ChargeLine",
+    "DayType",
+    "EnergyCategory",
+    "EnergyCharge",
+    "FreeUnits",
+    "Group",
+    "LoadBand",
+    "MinimumCharge",
+    "MonthlyAmount",
+    "Overdrawl",
+    "OverdrawlPolicy",
+    "PercentCharge",
+    "PercentSubsidy",
+    "RatingInputError",
+    "Slab",
+    "SlabMode",
+    "SlabTable",
+    "Subsidy",
+    "TariffError",
+    "TariffSpec",
+    "TariffSpecError",
+    "TimeOfDay",
+    "TodSchedule",
+    "TodZone",
+    "VersionPart",
+    "daily_fixed_charge",
+    "day_type_on",
+    "interval_local_date",
+    "month_bill",
+    "month_bill_by_version",
+    "overdrawl_penalty",
+    "penalty_paise",
+    "quote_period",
+    "rate_interval",
+    "rate_zone_energy",
+    "round_paise_ratio",
+    "tod_zone_of",
 ]

@@ -11,6 +11,7 @@ bill prices each zone's units at the month's average slab rate).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,10 @@ from openprepaid.wallet.tariff.compiled import GROUP_INDEX, SourceStep
 from openprepaid.wallet.tariff.errors import RatingInputError
 from openprepaid.wallet.tariff.line import UNIT_PERCENT, UNIT_W, UNIT_WH, Bill, ChargeLine, round_paise_ratio
 from openprepaid.wallet.tariff.model import Group, TariffSpec
-from openprepaid.wallet.tariff.rating import chain, penalty_paise
+from openprepaid.wallet.tariff.rating import _free_units_paise, chain, penalty_paise
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 _G = GROUP_INDEX
 
@@ -109,7 +110,8 @@ def month_bill(
     if c.fixed is not None:
         num, den, rate = c.fixed.exact(sanctioned_load_w)
         fixed = round_paise_ratio(num * last, den * days_in_month) - round_paise_ratio(
-            num * (first_fixed_day - 1), den * days_in_month)
+            num * (first_fixed_day - 1), den * days_in_month
+        )
         quantity, unit = (sanctioned_load_w, UNIT_W) if c.fixed.per_kw else (0, "")
         if fixed:
             lines.add(ChargeLine(c.fixed.component, fixed, quantity, unit, rate))
@@ -118,7 +120,8 @@ def month_bill(
         num, den, rate = c.minimum.exact(sanctioned_load_w)
         floor = round_paise_ratio(num, den)
         base = (energy + tod if Group.ENERGY in spec.minimum.base else 0) + (
-            fixed if Group.FIXED in spec.minimum.base else 0)
+            fixed if Group.FIXED in spec.minimum.base else 0
+        )
         if base < floor:
             minimum = floor - base
             lines.add(ChargeLine("minimum.monthly", minimum, sanctioned_load_w, UNIT_W, rate))
@@ -141,6 +144,113 @@ def month_bill(
     lines.add_chain(c.penalty_steps, penalty)
     ordered = sorted((line for line in lines.by_component.values() if line.amount_paise), key=_group_order)
     return Bill(tuple(ordered))
+
+
+@dataclass(frozen=True, slots=True)
+class VersionPart:
+    """One tariff version's share of a month whose tariff changed: the energy it rated (and per ToD zone)
+    and the days of the month on which it was in force for the fixed charge (``first > last``: none)."""
+
+    spec: TariffSpec
+    energy_wh: int
+    zone_wh: Mapping[str, int]
+    first_fixed_day: int
+    last_fixed_day: int
+
+
+def month_bill_by_version(
+    parts: Sequence[VersionPart], *, sanctioned_load_w: int, days_in_month: int
+) -> tuple[Bill, tuple[Bill, ...]]:
+    """The exact bill of a month with tariff changes: the sum of per-version parts, and the parts.
+
+    ``parts`` in consumption order (the versions' effective order). Energy: slabs on month-to-date units
+    continue across the change — part k rates the units from the end of part k-1 onwards at its own
+    version (a move into a dearer all-units band or category re-rates the earlier units at that
+    version: ``energy.catchup``), exactly what interval rating does; ToD per zone on the part's energy;
+    fixed charge for the part's days at its version (day d of a D-day month: ``round(M·d/D) −
+    round(M·(d−1)/D)``, as charged daily); free units as the difference of the month-to-date waiver;
+    percentages on each part's own amounts. The minimum charge is the month's: the last version's
+    floor against the base summed over all parts, on the last part.
+    """
+    if sanctioned_load_w < 0 or not 1 <= days_in_month <= 366 or not parts:
+        raise RatingInputError("sanctioned_load_w must be >= 0, days_in_month within 1..366, and parts not empty")
+    bills: list[Bill] = []
+    month = _Lines()
+    start = 0
+    base = 0
+    last_spec = parts[-1].spec
+    minimum_base = last_spec.minimum.base if last_spec.minimum is not None else frozenset()
+    for index, part in enumerate(parts):
+        if (
+            part.energy_wh < 0
+            or not 1 <= part.first_fixed_day <= days_in_month + 1
+            or part.last_fixed_day > days_in_month
+        ):
+            raise RatingInputError(f"part {index}: energy must be >= 0 and fixed days within 1..{days_in_month}")
+        lines = _Lines()
+        c = part.spec.compiled
+        end = start + part.energy_wh
+        energy = _energy_between(part.spec, lines, start, end)
+        tod = _tod(part.spec, lines, part.energy_wh, energy, part.zone_wh) if part.energy_wh else 0
+        fixed = 0
+        if c.fixed is not None and part.first_fixed_day <= part.last_fixed_day:
+            num, den, rate = c.fixed.exact(sanctioned_load_w)
+            fixed = round_paise_ratio(num * part.last_fixed_day, den * days_in_month) - round_paise_ratio(
+                num * (part.first_fixed_day - 1), den * days_in_month
+            )
+            quantity, unit = (sanctioned_load_w, UNIT_W) if c.fixed.per_kw else (0, "")
+            if fixed:
+                lines.add(ChargeLine(c.fixed.component, fixed, quantity, unit, rate))
+        free = 0
+        if c.free_units_wh is not None:
+            free = _free_units_paise(c, start) - _free_units_paise(c, end)
+            if free:
+                lines.add(ChargeLine("subsidy.free_units", free, part.energy_wh, UNIT_WH, None))
+        lines.add_chain(c.energy_steps, energy + tod, free)
+        lines.add_chain(c.fixed_steps, fixed)
+        base += (energy + tod if Group.ENERGY in minimum_base else 0) + (fixed if Group.FIXED in minimum_base else 0)
+        if index == len(parts) - 1:
+            _month_minimum(last_spec, lines, sanctioned_load_w, base)
+        bill = Bill(tuple(sorted((ln for ln in lines.by_component.values() if ln.amount_paise), key=_group_order)))
+        bills.append(bill)
+        for line in bill.lines:
+            month.add(line)
+        start = end
+    total = Bill(tuple(sorted((ln for ln in month.by_component.values() if ln.amount_paise), key=_group_order)))
+    return total, tuple(bills)
+
+
+def _energy_between(spec: TariffSpec, lines: _Lines, start: int, end: int) -> int:
+    """Slab lines (and catch-up) of the month-to-date units ``start`` .. ``end`` at ``spec``; their total."""
+    c = spec.compiled
+    regime, old = c.regime_of(end), c.regime_of(start)
+    total = 0
+    for slab in regime.slabs:
+        top = end if slab.hi_wh is None else min(end, slab.hi_wh)
+        bottom = max(start, slab.lo_wh)
+        if top > bottom:
+            amount = round_paise_ratio((top - slab.lo_wh) * slab.rate_num, regime.den) - round_paise_ratio(
+                (bottom - slab.lo_wh) * slab.rate_num, regime.den
+            )
+            lines.add(ChargeLine(slab.component, amount, top - bottom, UNIT_WH, slab.rate))
+            total += amount
+    if regime is not old:
+        catchup = regime.total(start) - old.total(start)
+        if catchup:
+            lines.add(ChargeLine("energy.catchup", catchup, start, UNIT_WH, None))
+            total += catchup
+    return total
+
+
+def _month_minimum(spec: TariffSpec, lines: _Lines, sanctioned_load_w: int, base: int) -> None:
+    c = spec.compiled
+    if c.minimum is None or spec.minimum is None:
+        return
+    num, den, rate = c.minimum.exact(sanctioned_load_w)
+    floor = round_paise_ratio(num, den)
+    if base < floor:
+        lines.add(ChargeLine("minimum.monthly", floor - base, sanctioned_load_w, UNIT_W, rate))
+        lines.add_chain(c.minimum_steps, floor - base)
 
 
 def _group_order(line: ChargeLine) -> tuple[int, int]:

@@ -21,7 +21,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Set as AbstractSet
+    from collections.abc import Callable
+    from collections.abc import Set as AbstractSet
 
 from openprepaid.wallet.tariff.compiled import DAY_TYPE_INDEX, CompiledTariff, CZone, Regime, SourceStep
 from openprepaid.wallet.tariff.errors import RatingInputError
@@ -141,6 +142,28 @@ def rate_interval(
         raise RatingInputError(f"energy_wh and month_to_date_wh_before must be >= 0, got {energy_wh}, "
                                f"{month_to_date_wh_before}")
     c = spec.compiled
+    zone = zone_at(c, interval_end_local, day_type) if c.zone_table is not None else None
+    return _rate(c, energy_wh, month_to_date_wh_before, zone)
+
+
+def rate_zone_energy(spec: TariffSpec, *, energy_wh: int, tod_zone: str, month_to_date_wh_before: int
+                     ) -> list[ChargeLine]:
+    """The lines of ``energy_wh`` known to be in ToD zone ``tod_zone`` ('' or a neutral zone: no ToD line),
+    on top of ``month_to_date_wh_before``: what ``rate_interval`` gives an interval in that zone (the
+    daily true-up splits a day's register difference by zone)."""
+    if energy_wh < 0 or month_to_date_wh_before < 0:
+        raise RatingInputError(f"energy_wh and month_to_date_wh_before must be >= 0, got {energy_wh}, "
+                               f"{month_to_date_wh_before}")
+    if energy_wh == 0:
+        return []
+    c = spec.compiled
+    known = {z.name for s in spec.tod.schedules for z in s.zones} if spec.tod is not None else set()
+    if tod_zone and tod_zone not in known:
+        raise RatingInputError(f"unknown ToD zone {tod_zone!r} (known: {sorted(known)})")
+    return _rate(c, energy_wh, month_to_date_wh_before, c.zones.get(tod_zone) if tod_zone else None)
+
+
+def _rate(c: CompiledTariff, energy_wh: int, month_to_date_wh_before: int, zone: CZone | None) -> list[ChargeLine]:
     before = month_to_date_wh_before
     after = before + energy_wh
     uppers = c.regime_uppers
@@ -171,10 +194,8 @@ def rate_interval(
         total_after = regime.total(after)
         total_before = total_after - slab_paise
     tod_paise = 0
-    if c.zone_table is not None:
-        zone = zone_at(c, interval_end_local, day_type)
-        if zone is not None:
-            tod_paise = _tod_line(zone, lines, energy_wh, slab_paise)
+    if zone is not None:
+        tod_paise = _tod_line(zone, lines, energy_wh, slab_paise)
     if need_totals:
         if c.free_units_wh is None:
             _percent_lines(c.energy_steps, lines, total_after + tod_paise, total_before, None)
