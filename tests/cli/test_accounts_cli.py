@@ -460,14 +460,43 @@ def test_settlement_statements(sqlite_town):
                 "created_by": "settlement",
             },
         )
+        parts = [
+            {"version": 1, "energy_wh": 100_000, "lines": {"energy.slab1": 30_000}},
+            {"version": 2, "energy_wh": 50_000, "lines": {"energy.slab1": 16_000}},
+        ]
+        settlement_repo.insert_statement(
+            session,
+            {
+                "account_id": account_id,
+                "month_date": date(2026, 1, 1),
+                "kind": SettlementKind.MONTHLY,
+                "energy_wh": 150_000,
+                "charged_paise": 45_000,
+                "billed_paise": 46_000,
+                "difference_paise": 1_000,
+                "lines": {
+                    "charged": {"energy.slab1": 45_000},
+                    "billed": {"energy.slab1": 46_000},
+                    "multi_version": True,
+                    "versions": parts,
+                },
+                "ledger_transaction_id": None,
+                "created_at": SETUP_AT,
+                "created_by": "settlement",
+            },
+        )
     engine.dispose()
-    document = as_json(run(town, "statements", town.normal, "--json"))
+    january = run(town, "statements", town.normal, "--month", "2026-01")
+    assert "difference ₹10.00 debited" in january.stdout
+    assert "billed in parts (version 1: 100 kWh, ₹300.00; version 2: 50 kWh, ₹160.00)" in january.stdout
+    document = as_json(run(town, "statements", town.normal, "--month", "2026-02", "--json"))
     assert document["statements"][0]["components"] == [
         {"component": "energy.slab1", "charged_paise": 60_100, "billed_paise": 60_000}
     ]
     text = run(town, "statements", town.normal, "--month", "2026-02")
     assert "₹1.00 credited back" in text.stdout and "300 kWh" in text.stdout
     assert "none" in run(town, "statements", town.normal, "--month", "2026-03").stdout
+    assert "billed in parts" not in text.stdout
     assert run(town, "statements", town.normal, "--month", "March").exit_code == 2
 
 

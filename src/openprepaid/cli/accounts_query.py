@@ -404,6 +404,15 @@ def settlement_item(row: StatementRow) -> dict[str, Any]:
             for name in sorted(charged.keys() | billed.keys())
         ],
         "multi_version": bool(lines.get("multi_version", False)),
+        "versions": [
+            {
+                "version": part.get("version"),
+                "energy_wh": part.get("energy_wh"),
+                "billed_paise": sum(int(v) for v in dict(part.get("lines", {})).values()),
+            }
+            for part in lines.get("versions", [])
+            if isinstance(part, dict)
+        ],
         "ledger_transaction_id": row.ledger_transaction_id,
         "created_at": iso(row.created_at),
     }

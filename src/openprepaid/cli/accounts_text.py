@@ -333,7 +333,11 @@ def settlement_lines(document: dict[str, Any]) -> list[str]:
     for item in statements:
         difference = item["difference_paise"]
         posted = "debited" if difference > 0 else "credited back" if difference < 0 else "nothing to post"
-        review = " — tariff changed in the month: recorded for review, not re-priced" if item["multi_version"] else ""
+        parts = "; ".join(
+            f"version {part['version']}: {(part['energy_wh'] or 0) / 1000:g} kWh, {format_inr(part['billed_paise'])}"
+            for part in item["versions"]
+        )
+        review = f" — the tariff changed in the month, billed in parts ({parts})" if item["multi_version"] else ""
         lines.append(
             f"{item['month']} {item['kind']}: {item['energy_wh'] / 1000:g} kWh, "
             f"charged {format_inr(item['charged_paise'])}, "
