@@ -66,7 +66,7 @@ def zones_of_month(session, account_id: int) -> dict[str, int]:
 
 
 def test_the_calendar_is_the_rules_public_holidays():
-    assert HOLIDAYS == frozenset({date(2026, 11, 3)})
+    assert utility_holidays(RULES) == {date(2026, 11, 3)}
     assert day_type_on(date(2026, 11, 3), HOLIDAYS) is DayType.HOLIDAY
     assert day_type_on(date(2026, 11, 4), HOLIDAYS) is None  # weekday/weekend by the calendar
 

@@ -213,8 +213,10 @@ def month_bill_by_version(
             _month_minimum(last_spec, lines, sanctioned_load_w, base)
         bill = Bill(tuple(sorted((ln for ln in lines.by_component.values() if ln.amount_paise), key=_group_order)))
         bills.append(bill)
-        for line in bill.lines:
-            month.add(line)
+        for line in bill.lines:  # a load (W) is not summed across parts, energy (Wh) is
+            month.add(
+                line._replace(quantity=0) if line.unit == UNIT_W and line.component in month.by_component else line
+            )
         start = end
     total = Bill(tuple(sorted((ln for ln in month.by_component.values() if ln.amount_paise), key=_group_order)))
     return total, tuple(bills)
