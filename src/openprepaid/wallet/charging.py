@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter, itemgetter
+from itertools import islice
+from operator import attrgetter, itemgetter, lt
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -117,22 +118,29 @@ Run = tuple[int, tuple[datetime, ...], list[int]]  # capture period, sorted dist
 _TZINFO = attrgetter("tzinfo")
 
 
-def _check(item: MeterIntervals, ends: Sequence[datetime], whs: Sequence[int]) -> None:
+def _check(item: MeterIntervals, whs: Sequence[int]) -> None:
     if item.capture_period_s not in CAPTURE_PERIODS_S:
         raise ChargingError(f"meter {item.meter_id}: capture period {item.capture_period_s} s is not supported")
-    if None in map(_TZINFO, ends) or set(map(type, whs)) - {int}:
-        bad = next(
-            (end_at, wh) for end_at, wh in zip(ends, whs, strict=True) if end_at.tzinfo is None or type(wh) is not int
-        )
+    if set(map(type, whs)) - {int}:
+        bad = next(interval for interval in item.intervals if type(interval[1]) is not int)
         raise ChargingError(f"meter {item.meter_id}: interval {bad!r} needs an aware end and int Wh")
 
 
+def _check_aware(meter_id: int, ends: Sequence[datetime], whs: Sequence[int]) -> None:
+    if None in map(_TZINFO, ends):
+        bad = next((end_at, wh) for end_at, wh in zip(ends, whs, strict=True) if end_at.tzinfo is None)
+        raise ChargingError(f"meter {meter_id}: interval {bad!r} needs an aware end and int Wh")
+
+
 def _merged(batch: Sequence[MeterIntervals]) -> dict[int, Run]:
-    """Per meter: capture period, sorted distinct ends (the first of repeated ends kept) and their Wh."""
+    """Per meter: capture period, sorted distinct ends (the first of repeated ends kept) and their Wh.
+
+    Meters of a batch mostly deliver the same ends (a day's intervals): a run equal to the last one
+    checked (aware, strictly increasing) shares its tuple and is not checked again."""
     given: dict[int, tuple[int, list[datetime], list[int]]] = {}
     for item in batch:
         ends, whs = list(map(_END, item.intervals)), list(map(_WH, item.intervals))
-        _check(item, ends, whs)
+        _check(item, whs)
         known = given.get(item.meter_id)
         if known is None:
             given[item.meter_id] = (item.capture_period_s, ends, whs)
@@ -142,19 +150,27 @@ def _merged(batch: Sequence[MeterIntervals]) -> dict[int, Run]:
             known[1].extend(ends)
             known[2].extend(whs)
     merged: dict[int, Run] = {}
+    last_ends: list[datetime] = []
+    last_run: tuple[datetime, ...] = ()
     # Meters in id order, ends in time order: the meter-days are locked and written in key order, so two
     # batches taking overlapping meter-days wait for each other in one direction only, never in a cycle.
     for meter_id in sorted(given):
         period, ends, whs = given[meter_id]
         if not ends:
             continue
-        if len(set(ends)) != len(ends) or sorted(ends) != ends:
-            first: dict[datetime, int] = {}
-            for end_at, wh in zip(ends, whs, strict=True):
-                first.setdefault(end_at, wh)
-            pairs = sorted(first.items(), key=_END)
-            ends, whs = [end_at for end_at, _ in pairs], [wh for _, wh in pairs]
-        merged[meter_id] = (period, tuple(ends), whs)
+        if ends == last_ends:
+            merged[meter_id] = (period, last_run, whs)
+            continue
+        _check_aware(meter_id, ends, whs)
+        if all(map(lt, ends, islice(ends, 1, None))):
+            last_ends, last_run = ends, tuple(ends)
+            merged[meter_id] = (period, last_run, whs)
+            continue
+        first: dict[datetime, int] = {}
+        for end_at, wh in zip(ends, whs, strict=True):
+            first.setdefault(end_at, wh)
+        pairs = sorted(first.items(), key=_END)
+        merged[meter_id] = (period, tuple(end_at for end_at, _ in pairs), [wh for _, wh in pairs])
     return merged
 
 
