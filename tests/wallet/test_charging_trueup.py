@@ -10,7 +10,7 @@ from sqlalchemy import text
 from openprepaid.store.model import DailyReading, HoldSource, MeterInstallation
 from openprepaid.store.repository.charge_day import interval_statuses
 from openprepaid.wallet.charging import ChargingError, ChargingPolicy, MeterIntervals, charge_intervals
-from openprepaid.wallet.holds import HoldNotOpenError, reject_hold, release_hold
+from openprepaid.wallet.holds import DayTruedUpError, HoldNotOpenError, reject_hold, release_hold
 from openprepaid.wallet.trueup import TrueUpOutcome, TrueUpPolicy, register_delta, true_up_day, true_up_utility_day
 from tests.wallet.test_charging import component_totals
 from tests.wallet.test_ledger_world import (
@@ -215,6 +215,23 @@ def test_held_interval_released_bills_once_and_rejected_never(db_session):
     assert (again.duplicates, again.charged, again.amount_paise) == (2, 0, 0)
     with pytest.raises(HoldNotOpenError):
         release(db_session, world, meter, HoldSource.BLOCK, negative, note="changed my mind")
+    assert_ledger_invariants(db_session)
+
+
+def test_held_interval_of_a_trued_up_day_is_not_released(db_session):
+    """The register difference billed the held interval's energy: releasing it would bill it twice."""
+    world = make_world(db_session)
+    _, meter = make_metered_consumer(db_session, world, sanctioned_load_w=2_000)
+    intervals = day_of_intervals(DAY, 100)
+    spike_end = intervals[4][0]
+    intervals[4] = (spike_end, 1_200)  # held: above 2 × 2 kW × 15 min
+    charge(db_session, world, meter, intervals)
+    registers(db_session, meter, (0, 100_000), (1, 100_000 + 95 * 100 + 1_200))
+    result = true_up(db_session, world, meter)
+    assert result.difference_wh == 1_200
+    with pytest.raises(DayTruedUpError, match="trued up"):
+        release(db_session, world, meter, HoldSource.BLOCK, spike_end, note="AC start-up confirmed")
+    reject(db_session, meter, HoldSource.BLOCK, spike_end, note="billed by the register")
     assert_ledger_invariants(db_session)
 
 

@@ -4,7 +4,9 @@ Invariants: a hold is resolved once (``open -> released | rejected``, guarded in
 releasing a block interval bills it exactly once (its ``charge_day.held_mask`` bit is cleared, under
 the mask guard, in the same database transaction as the money, and the releasing batch's
 ``charge_take`` row names it in ``released_mask``); a rejected interval keeps its held bit and can
-never be billed. Released daily holds are trued up with the confirmed register delta. The operator
+never be billed. A held interval of a day already trued up is not released (the register difference
+billed its energy): ``DayTruedUpError``. Released daily holds are trued up with the confirmed register
+delta. The operator
 and the note are recorded on the hold.
 """
 
@@ -30,6 +32,13 @@ from openprepaid.wallet.trueup import TrueUpOutcome, TrueUpPolicy, true_up_day
 
 class HoldNotOpenError(ChargingError):
     code = "hold_not_open"
+    http_status = 409
+
+
+class DayTruedUpError(ChargingError):
+    """The held interval's day was settled by the register (its energy is in the true-up): not billed again."""
+
+    code = "hold_day_trued_up"
     http_status = 409
 
 
@@ -160,6 +169,12 @@ def _release_interval(
     stored = charge_day.day_masks(session, [meter_id], utc_date, utc_date, lock=True).get(key)
     if stored is not None and stored.taken & bit and not stored.held & bit:
         raise HoldNotOpenError(f"interval ({meter_id}, {end_at.isoformat()}) was taken and is not held")
+    local_date = route.target.slots.slot(end_at).local_date  # the meter-day is locked: a true-up waits for us
+    if any(trued_up for _, _, trued_up in charge_repo.usage_of_meter_day(session, meter_id, local_date).values()):
+        raise DayTruedUpError(
+            f"interval ({meter_id}, {end_at.isoformat()}): its day {local_date} was trued up by the register, "
+            "which billed its energy; reject the hold instead"
+        )
     collected = Collected(batch_id, now)  # nothing stored: the interval is taken as new, then released
     no_limit = 2**62
     collected.take(meter_id, (end_at,), [wh], target=route.target, limit_wh=no_limit)
