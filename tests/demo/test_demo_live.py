@@ -65,3 +65,18 @@ def test_live_status_is_readable_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_pa
     assert _saved_now(data_dir) > stopped_at  # time went on from where the first run stopped
     starting = next(line for line in second.splitlines() if line.startswith("openprepaid demo — "))
     assert "Monday 02 November 2026, 00:" not in starting  # not from the township's start again
+
+
+def test_the_commands_the_demo_suggests_work_on_its_database(tmp_path):
+    port = _free_port_block(6)
+    data_dir = tmp_path / "data"
+    out = _run_live_until_status(data_dir, port, statuses=2)
+    lines = [line.strip() for line in out.splitlines()]
+    suggested = [line.split("   ")[0] for line in lines if line.startswith("openprepaid --data-dir")]
+    assert {command.split()[3] for command in suggested} >= {"accounts", "meters"}
+    for command in dict.fromkeys(suggested):  # each once, in order
+        words = command.replace("[--status disconnected|emergency|low]", "").split()
+        done = subprocess.run([sys.executable, "-m", "openprepaid", *words[1:]], capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        assert done.stdout.strip(), command

@@ -119,7 +119,7 @@ async def _headless(settings: Settings, config: DemoConfig, days: float) -> dict
 
 
 async def _live(settings: Settings, config: DemoConfig, speed: float) -> None:
-    from openprepaid.demo.live_view import render, status_lines  # noqa: PLC0415
+    from openprepaid.demo.live_view import look_further, render, status_lines  # noqa: PLC0415
     from openprepaid.demo.loop import DemoLoop  # noqa: PLC0415
 
     tty = sys.stdout.isatty()
@@ -158,9 +158,6 @@ async def _live(settings: Settings, config: DemoConfig, speed: float) -> None:
         with suppress(asyncio.CancelledError):
             await runner
         await loop.close()
-        typer.echo(
-            "\nstopped; run the same command again to resume.\n"
-            "Look further: `openprepaid meters list`, `openprepaid meters availability --day YYYY-MM-DD`,\n"
-            "`openprepaid dlms get 127.0.0.1:PORT 1.0.1.8.0.255` while it runs, or open the SQLite file "
-            f"{settings.resolved_database_url.removeprefix('sqlite:///')}."
-        )
+        lines = look_further(str(settings.data_dir), loop.demo_time.now(), settings.zone)
+        lines.append(f"  or open the SQLite file {settings.resolved_database_url.removeprefix('sqlite:///')}")
+        typer.echo("\nstopped; run the same command again to resume.\n" + "\n".join(lines))

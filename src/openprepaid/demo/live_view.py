@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -42,13 +42,20 @@ def status_lines(loop: DemoLoop, session: Session, zone: ZoneInfo, *, data_dir: 
             f"    {event.occurred_at.astimezone(zone):%a %d %b %H:%M}  meter {event.meter_id}: "
             f"event {event.code} {name}"
         )
-    lines += [
-        "",
-        f"  look further, in another terminal: openprepaid --data-dir {data_dir} meters list",
-        f"    openprepaid --data-dir {data_dir} meters availability --day {local:%Y-%m-%d}",
-        "  Ctrl-C stops; the same command resumes.",
-    ]
+    lines += ["", *look_further(data_dir, now, zone), "  Ctrl-C stops; the same command resumes."]
     return lines
+
+
+def look_further(data_dir: str, now: datetime, zone: ZoneInfo) -> list[str]:
+    """The CLI queries that show more of the running (or stopped) demo."""
+    cli = f"openprepaid --data-dir {data_dir}"
+    return [
+        "  look further, in another terminal:",
+        f"    {cli} accounts list [--status disconnected|emergency|low]",
+        f"    {cli} accounts show A000001          (balance, statement, notices, relay)",
+        f"    {cli} accounts gap --at {now.isoformat(timespec='minutes')}",
+        f"    {cli} meters availability --day {now.astimezone(zone):%Y-%m-%d}",
+    ]
 
 
 def render(lines: list[str], *, tty: bool) -> str:
