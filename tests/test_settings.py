@@ -76,3 +76,31 @@ def test_every_setting_is_documented():
     fields = {name.upper() for name in Settings.model_fields}
     assert fields <= documented, f"undocumented settings: {sorted(fields - documented)}"
     assert documented - {"CONFIG"} <= fields, f"documented but unknown: {sorted(documented - fields - {'CONFIG'})}"
+
+
+def test_prepaid_rules_and_recharge_policy_come_from_the_settings(tmp_path):
+    from decimal import Decimal  # noqa: PLC0415
+
+    from openprepaid.app import prepaid_rules, recharge_policy  # noqa: PLC0415
+
+    assert prepaid_rules(Settings(timezone="Asia/Dubai")).zone == "Asia/Dubai"  # the built-in rules
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("emergency_credit: {days: 5}\n", encoding="utf-8")
+    configured = prepaid_rules(Settings(rules_file=rules, timezone="Asia/Dubai"))
+    assert configured.emergency_credit.days == 5 and configured.zone == "Asia/Dubai"  # the zone defaults
+    rules.write_text("zone: Asia/Kolkata\n", encoding="utf-8")
+    assert prepaid_rules(Settings(rules_file=rules, timezone="Asia/Dubai")).zone == "Asia/Kolkata"
+    for broken in ("emergency_credit: [", "unknown_section: {}\n", "- a list\n"):
+        rules.write_text(broken, encoding="utf-8")
+        with pytest.raises(ConfigFileError, match="rules file"):
+            prepaid_rules(Settings(rules_file=rules))
+    with pytest.raises(ConfigFileError, match="rules file"):
+        prepaid_rules(Settings(rules_file=tmp_path / "missing.yaml"))
+
+    policy = recharge_policy(Settings(recharge_multiple_of_paise=100, arrears_recovery_percent=Decimal("12.5")))
+    assert (policy.minimum_paise, policy.multiple_of_paise, policy.arrears_recovery_percent) == (
+        100, 100, Decimal("12.5"))
+    for bad in ({"recharge_minimum_paise": 0}, {"arrears_recovery_percent": 101},
+                {"recharge_minimum_paise": 500, "recharge_maximum_paise": 100}):
+        with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
+            Settings(**bad)

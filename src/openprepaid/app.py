@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,9 +18,13 @@ from openprepaid.bus.base import Bus
 from openprepaid.bus.in_process import InProcessBus
 from openprepaid.bus.jetstream import JetStreamBus
 from openprepaid.keyvault import KeyVault, load_master_key
-from openprepaid.settings import BusKind, Settings
+from openprepaid.settings import BusKind, ConfigFileError, Settings
 from openprepaid.store import migrate
 from openprepaid.store.engine import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from openprepaid.wallet.recharge import RechargePolicy
+    from openprepaid.wallet.rules import RulesConfig
 
 
 @dataclass(frozen=True)
@@ -57,3 +62,34 @@ async def runtime(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[
     finally:
         await bus.close()
         engine.dispose()
+
+
+def prepaid_rules(settings: Settings) -> RulesConfig:
+    """The utility's prepaid rules: ``rules_file`` (its zone defaults to ``timezone``) or the built-in rules."""
+    import yaml  # noqa: PLC0415 (the wallet's parts load only for the commands that use them)
+
+    from openprepaid.wallet.rules import InvalidConfigError, RulesConfig  # noqa: PLC0415
+    from openprepaid.wallet.rules.config_codec import rules_config_from_dict  # noqa: PLC0415
+
+    if settings.rules_file is None:
+        return RulesConfig(zone=settings.timezone)
+    try:
+        data = yaml.safe_load(settings.rules_file.read_text(encoding="utf-8"))
+        data = {} if data is None else data
+        if isinstance(data, dict) and "zone" not in data:
+            data = {**data, "zone": settings.timezone}
+        return rules_config_from_dict(data)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, InvalidConfigError) as exc:
+        raise ConfigFileError(f"rules file {settings.rules_file}: {exc}") from exc
+
+
+def recharge_policy(settings: Settings) -> RechargePolicy:
+    """Minimum, maximum, multiple and arrears recovery of recharges, from the settings."""
+    from openprepaid.wallet.recharge import RechargePolicy  # noqa: PLC0415
+
+    return RechargePolicy(
+        minimum_paise=settings.recharge_minimum_paise,
+        maximum_paise=settings.recharge_maximum_paise,
+        multiple_of_paise=settings.recharge_multiple_of_paise,
+        arrears_recovery_percent=settings.arrears_recovery_percent,
+    )

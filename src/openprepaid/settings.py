@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_ENV = "OPENPREPAID_CONFIG"
@@ -54,6 +55,15 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Kolkata", description="IANA zone in which the utility's rules are evaluated")
     bus: BusKind = Field(BusKind.IN_PROCESS, description="in-process or nats")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server when bus = nats")
+    rules_file: Path | None = Field(
+        None, description="prepaid rules (YAML or JSON, docs/prepaid-rules.md); default: the built-in rules"
+    )
+    recharge_minimum_paise: int = Field(100, ge=1, description="smallest recharge accepted, in paise")
+    recharge_maximum_paise: int = Field(100_000_000, ge=1, description="largest recharge accepted, in paise")
+    recharge_multiple_of_paise: int = Field(1, ge=1, description="a recharge must be a multiple of this, in paise")
+    arrears_recovery_percent: Decimal = Field(
+        Decimal(0), ge=0, le=100, description="share of each recharge that pays off arrears first"
+    )
     log_level: str = Field("INFO", description="Python logging level name")
     sql_echo: bool = Field(False, description="log every SQL statement (debugging only)")
 
@@ -73,6 +83,12 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return upper
+
+    @model_validator(mode="after")
+    def _recharge_bounds(self) -> Settings:
+        if self.recharge_minimum_paise > self.recharge_maximum_paise:
+            raise ValueError("recharge_minimum_paise is above recharge_maximum_paise")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

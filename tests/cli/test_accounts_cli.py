@@ -371,6 +371,31 @@ def test_rupee_sign_and_whole_rupees_are_exact(sqlite_town):
     assert result.exit_code == 2 and "UTC offset" in result.output
 
 
+def test_the_configured_recharge_policy_is_applied(sqlite_town, monkeypatch):
+    town = sqlite_town
+    monkeypatch.setenv("OPENPREPAID_RECHARGE_MULTIPLE_OF_PAISE", "1000")
+    monkeypatch.setenv("OPENPREPAID_ARREARS_RECOVERY_PERCENT", "20")
+    refused = run(town, "recharge", town.low, "105", "--ref", "POL-1")
+    assert refused.exit_code == 4 and "in multiples of ₹10.00" in refused.output
+    receipt = as_json(run(town, "recharge", town.low, "110", "--ref", "POL-2", "--json"))
+    assert receipt["amount_paise"] == 11_000
+    assert receipt["arrears_recovered_paise"] == 2_200  # 20 % of the recharge goes to the arrears first
+    assert receipt["wallet_credit_paise"] == 8_800
+    monkeypatch.setenv("OPENPREPAID_RECHARGE_MINIMUM_PAISE", "900000000")
+    invalid = run(town, "recharge", town.low, "110", "--ref", "POL-3")
+    assert invalid.exit_code == 2 and "recharge_minimum_paise is above recharge_maximum_paise" in invalid.output
+    audit_ok(town.url)
+
+
+def test_a_rules_file_setting_is_used_and_a_broken_one_is_reported(sqlite_town, tmp_path, monkeypatch):
+    town = sqlite_town
+    broken = tmp_path / "rules.yaml"
+    broken.write_text("emergency_credit: {days: -1}\n", encoding="utf-8")
+    monkeypatch.setenv("OPENPREPAID_RULES_FILE", str(broken))
+    result = run(town, "gap", "--at", "2026-03-06T10:00+05:30")
+    assert result.exit_code == 2 and f"rules file {broken}" in result.output
+
+
 @pytest.mark.parametrize("ref", ["", "   ", "x" * 101, "tab\there"])
 def test_bad_payment_references_are_refused(sqlite_town, ref):
     town = sqlite_town

@@ -20,17 +20,15 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
-import yaml
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from openprepaid.app import build_store
-from openprepaid.settings import Mode, Settings
+from openprepaid.app import build_store, prepaid_rules
+from openprepaid.settings import ConfigFileError, Mode, Settings
 from openprepaid.store.engine import DatabaseURLError
 from openprepaid.store.repository import account_overview as overview
-from openprepaid.wallet.rules import InvalidConfigError, RulesConfig
-from openprepaid.wallet.rules.config_codec import rules_config_from_dict
+from openprepaid.wallet.rules import RulesConfig
 
 EXIT_DATABASE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_REFUSED = 1, 2, 3, 4
 T = TypeVar("T")
@@ -106,15 +104,13 @@ def account_named(session: Session, account_no: str, utility_code: str | None) -
 
 
 def rules_config(settings: Settings, rules_file: Path | None) -> RulesConfig:
-    """The rules service's configuration: the default rules in the configured time zone (as the
-    composition root builds them), or a rules file (YAML/JSON, docs/prepaid-rules.md)."""
-    if rules_file is None:
-        return RulesConfig(zone=settings.timezone)
+    """The rules service's configuration, as the composition root builds it: the ``rules_file`` setting
+    (or ``--rules FILE`` instead), else the built-in rules in the configured time zone."""
+    chosen = settings if rules_file is None else settings.model_copy(update={"rules_file": rules_file})
     try:
-        data = yaml.safe_load(rules_file.read_text(encoding="utf-8"))
-        return rules_config_from_dict(data if data is not None else {})
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, InvalidConfigError) as exc:
-        fail(f"rules file {rules_file}: {exc}", EXIT_INPUT, "invalid_rules")
+        return prepaid_rules(chosen)
+    except ConfigFileError as exc:
+        fail(str(exc), EXIT_INPUT, "invalid_rules")
 
 
 def moment(value: str | None, option: str) -> datetime:

@@ -14,6 +14,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from openprepaid.app import recharge_policy
 from openprepaid.cli import accounts_query as query
 from openprepaid.cli import accounts_text as text
 from openprepaid.cli.accounts_common import (
@@ -81,9 +82,6 @@ def _receipt_document(session: Session, ref: overview.AccountRef, receipt: Recei
     }
 
 
-POLICY = RechargePolicy()  # the wallet's defaults: no per-utility recharge policy is configurable yet
-
-
 def _commit(
     sessions: sessionmaker[Session],
     work: Callable[[Session], T],
@@ -143,6 +141,7 @@ def recharge_account(
 ) -> None:
     """Credit a payment to the account's wallet (less arrears recovery), once per payment reference."""
     settings = settings_of(ctx)
+    policy = recharge_policy(settings)
 
     def work(sessions: sessionmaker[Session]) -> dict[str, Any]:
         paise = parse_rupees(amount)
@@ -159,7 +158,7 @@ def recharge_account(
         )
 
         def credit(session: Session) -> dict[str, Any]:
-            receipt = recharge(session, request, policy=POLICY, now=datetime.now(UTC))
+            receipt = recharge(session, request, policy=policy, now=datetime.now(UTC))
             header = detail_repo.account_header(session, ref_account.account_id)
             return _receipt_document(session, ref_account, receipt, "" if header is None else header.consumer_name)
 
@@ -167,7 +166,7 @@ def recharge_account(
             if isinstance(exc, PaymentRefConflictError):
                 _conflict(sessions, ref_account, request.payment_ref)
             if isinstance(exc, InvalidRechargeError):
-                fail(f"{format_inr(paise)} refused: {exc} ({_policy_text(POLICY)})", EXIT_REFUSED, exc.code)
+                fail(f"{format_inr(paise)} refused: {exc} ({_policy_text(policy)})", EXIT_REFUSED, exc.code)
 
         return _commit(sessions, credit, "recharge", refused)
 

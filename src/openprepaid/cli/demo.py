@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from openprepaid.app import runtime
+from openprepaid.app import prepaid_rules, runtime
 from openprepaid.cli.context import settings_of
-from openprepaid.settings import Settings
+from openprepaid.settings import ConfigFileError, Settings
 from openprepaid.simulator.errors import SimulatorError
 
 if TYPE_CHECKING:
@@ -72,6 +72,9 @@ def demo(
         else:
             asyncio.run(_live(settings, config, speed))
         typer.echo(f"log: {log_file}", err=True)
+    except ConfigFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except (ValueError, SimulatorError) as exc:
         typer.echo(f"error: {exc} (is another demo running? try --port or another --data-dir)", err=True)
         raise typer.Exit(2) from exc
@@ -93,7 +96,6 @@ def _log_to_file(settings: Settings) -> Path:
 async def _headless(settings: Settings, config: DemoConfig, days: float) -> dict[str, object]:
     from openprepaid.demo.loop import DemoLoop  # noqa: PLC0415
     from openprepaid.demo.report import build_report  # noqa: PLC0415
-    from openprepaid.wallet.rules import RulesConfig  # noqa: PLC0415
 
     async with runtime(settings) as rt:
         loop = DemoLoop(rt, config, settings.zone)
@@ -113,7 +115,7 @@ async def _headless(settings: Settings, config: DemoConfig, days: float) -> dict
                 start=config.start,
                 end=config.start + timedelta(days=days),
                 zone=settings.zone,
-                rules=RulesConfig(zone=settings.timezone),
+                rules=prepaid_rules(settings),
                 wall_seconds=time.monotonic() - wall_started,
             )
 

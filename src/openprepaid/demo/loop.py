@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 
-from openprepaid.app import Runtime
+from openprepaid.app import Runtime, prepaid_rules, recharge_policy
 from openprepaid.bus import subjects
 from openprepaid.bus.base import BusMessage
 from openprepaid.bus.in_process import InProcessBus
@@ -36,7 +36,6 @@ from openprepaid.hes.head_end import HeadEnd, HeadEndConfig, SessionDependencies
 from openprepaid.hes.throttle import ThrottleLimits
 from openprepaid.store.model import CommandKind
 from openprepaid.store.repository import loop_audit
-from openprepaid.wallet.rules import RulesConfig
 from openprepaid.wallet.rules.facts import RelayAction
 
 log = logging.getLogger(__name__)
@@ -148,7 +147,13 @@ class DemoLoop:
             )
         self.story = write_story(self.fleet.fleet, [m.account_id for m in self.meters], config.start)
         await self._replay_relay_states()
-        self.wallet = WalletStep(rt.sessions, self._utility_id(), self.zone, RulesConfig(zone=str(self.zone)))
+        self.wallet = WalletStep(
+            rt.sessions,
+            self._utility_id(),
+            self.zone,
+            prepaid_rules(rt.settings),
+            recharge_policy=recharge_policy(rt.settings),
+        )
         self.wallet.open_books([m.account_id for m in self.meters])
         for planned in self.story.opening:
             self.wallet.pay(planned)

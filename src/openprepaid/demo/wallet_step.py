@@ -101,7 +101,7 @@ class WalletStep:
                 RechargeRequest(
                     account_id=planned.account_id,
                     payment_ref=planned.payment_ref,
-                    amount_paise=planned.amount_paise,
+                    amount_paise=self._acceptable(planned.amount_paise),
                     channel=planned.channel,
                     received_at=planned.at,
                     actor=f"demo:{planned.channel}",
@@ -109,6 +109,15 @@ class WalletStep:
                 policy=self.recharge_policy,
                 now=planned.at,
             )
+
+    def _acceptable(self, amount_paise: int) -> int:
+        """The simulated consumers pay what the utility accepts: a multiple of it, within its limits."""
+        policy = self.recharge_policy
+        multiple = -(-amount_paise // policy.multiple_of_paise) * policy.multiple_of_paise
+        return min(
+            max(multiple, policy.minimum_paise),
+            policy.maximum_paise // policy.multiple_of_paise * policy.multiple_of_paise,
+        )
 
     def apply_rules(self, now: datetime) -> RulesRunResult:
         with self.sessions.begin() as session:
