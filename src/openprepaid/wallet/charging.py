@@ -224,10 +224,12 @@ def _charge(
     months = collected.months()
     month_to_date = charge_repo.month_to_date(session, [a for a, _ in months], [m for _, m in months])
     rated = rate(collected, month_to_date, actor=policy.actor)
-    ledger.append_fresh(session, rated.entries, now=now)
     charge_bulk.add_usage_days(session, usage_rows(collected))
     charge_bulk.add_usage_months(session, rated.usage_months)
     charge_bulk.add_usage_day_zones(session, rated.usage_day_zones)
+    # Last: the balances include the utility's few revenue and payable ledgers, which every batch locks;
+    # locked just before the commit, they serialise concurrent batches for the shortest time.
+    ledger.append_fresh(session, rated.entries, now=now)
     return ChargeResult(
         batch_id=batch_id,
         charged=collected.charged,

@@ -187,10 +187,12 @@ def add_to_balances(session: Session, deltas: Mapping[int, int]) -> None:
         with driver.cursor() as cursor:
             # NO KEY UPDATE, the lock the UPDATE itself takes: FOR UPDATE would also wait for the KEY SHARE
             # locks that other units of work's posting inserts (foreign keys) hold, and deadlock with them.
-            cursor.execute("SELECT id FROM ledger_account WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", (ids,))
+            cursor.execute(
+                "SELECT id FROM ledger_account WHERE id = ANY(%b::bigint[]) ORDER BY id FOR NO KEY UPDATE", (ids,)
+            )
             cursor.execute(
                 "UPDATE ledger_account AS a SET balance_paise = a.balance_paise + d.delta, version = a.version + 1 "
-                "FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::bigint[]) AS delta) AS d WHERE a.id = d.id",
+                "FROM (SELECT unnest(%b::bigint[]) AS id, unnest(%b::bigint[]) AS delta) AS d WHERE a.id = d.id",
                 (ids, amounts),
             )
         return

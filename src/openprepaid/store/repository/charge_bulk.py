@@ -19,7 +19,8 @@ from openprepaid.store.repository.bulk_write import driver_of, memo_binder
 
 
 def _execute_by_columns(driver: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """One PostgreSQL statement over ``unnest`` of one array parameter per column of ``rows``."""
+    """One PostgreSQL statement over ``unnest`` of one array parameter per column of ``rows``, sent binary
+    (``%b``: psycopg's text form of a list costs ~1 µs per element in Python, the binary one a third)."""
     with driver.cursor() as cursor:
         cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
 
@@ -34,8 +35,8 @@ def add_usage_days(session: Session, rows: Sequence[tuple[int, date, int, int, i
             driver,
             "INSERT INTO usage_day (meter_id, local_date, account_id, interval_count, interval_energy_wh, "
             "last_interval_end_at, trued_up) "
-            "SELECT m, d, a, c, e, t, false FROM unnest(%s::bigint[], %s::date[], %s::bigint[], %s::bigint[], "
-            "%s::bigint[], %s::timestamptz[]) AS u(m, d, a, c, e, t) "
+            "SELECT m, d, a, c, e, t, false FROM unnest(%b::bigint[], %b::date[], %b::bigint[], %b::bigint[], "
+            "%b::bigint[], %b::timestamptz[]) AS u(m, d, a, c, e, t) "
             "ON CONFLICT (meter_id, local_date, account_id) DO UPDATE SET "
             "interval_count = usage_day.interval_count + excluded.interval_count, "
             "interval_energy_wh = usage_day.interval_energy_wh + excluded.interval_energy_wh, "
@@ -84,7 +85,7 @@ def _add_zone_usage(
         _execute_by_columns(
             driver,
             f"INSERT INTO {name} ({key}, {e}) "  # noqa: S608 - names are ours, values bound
-            "SELECT a, d, v, z, w FROM unnest(%s::bigint[], %s::date[], %s::bigint[], %s::text[], %s::bigint[]) "
+            "SELECT a, d, v, z, w FROM unnest(%b::bigint[], %b::date[], %b::bigint[], %b::text[], %b::bigint[]) "
             f"AS u(a, d, v, z, w) ON CONFLICT ({key}) DO UPDATE SET {e} = {name}.{e} + excluded.{e}",
             rows,
         )
