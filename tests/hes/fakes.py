@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from openprepaid.hes.retry import NetworkError
+from openprepaid.hes.retry import HesError, NetworkError
 from openprepaid.hes.session import (
     CLOCK,
+    PROFILE_OBJECTS,
     Association,
     CaptureColumn,
     ClockReading,
@@ -27,6 +28,7 @@ from openprepaid.hes.session import (
     NamePlate,
     ProfileCapture,
     ProfileKind,
+    ProfileRead,
     RelayControlState,
     RelayState,
     ScalerUnit,
@@ -240,8 +242,28 @@ class FakeSession:
         )
         return ProfileCapture(columns, rows)
 
-    async def read_event_logs(self, since: Mapping[int, datetime | None]) -> dict[int, ProfileCapture]:
-        return {log: await self.read_events(log, since_at) for log, since_at in since.items()}
+    async def read_profiles(self, reads: Sequence[ProfileRead]) -> list[ProfileCapture | HesError]:
+        """One call per profile (each counted as its own read); a job-level error stays in the list."""
+        captures: list[ProfileCapture | HesError] = []
+        for read in reads:
+            try:
+                captures.append(await self._read_profile(read))
+            except HesError as exc:
+                if exc.retryable:
+                    raise
+                captures.append(exc)
+        return captures
+
+    async def _read_profile(self, read: ProfileRead) -> ProfileCapture:
+        now = self.meter.clock.now()
+        if read.obis.startswith("0.0.99.98."):
+            return await self.read_events(int(read.obis.split(".")[4]), read.from_at)
+        readers = {
+            PROFILE_OBJECTS[ProfileKind.BLOCK_LOAD][0]: self.read_block_load,
+            PROFILE_OBJECTS[ProfileKind.DAILY][0]: self.read_daily,
+            PROFILE_OBJECTS[ProfileKind.BILLING][0]: self.read_billing,
+        }
+        return await readers[read.obis](read.from_at or now - timedelta(days=3650), read.to_at or now)
 
     async def read_relay_state(self) -> RelayState:
         self._call("read_relay_state")

@@ -28,10 +28,13 @@ from openprepaid.hes.retry import (
 )
 from openprepaid.hes.session import (
     DISCONNECT_CONTROL,
+    PROFILE_OBJECTS,
     Association,
     MeterTarget,
     ProfileKind,
+    ProfileRead,
     RelayControlState,
+    event_log_obis,
 )
 from openprepaid.hes.targets import TargetDirectory
 from openprepaid.keyvault import KeyVault
@@ -158,13 +161,23 @@ async def test_billing_profile_by_range(bench):
     assert billing.rows
 
 
-async def test_event_logs_in_one_request_read_what_one_request_per_log_reads(bench):
+async def test_profiles_in_one_request_read_what_one_request_each_reads(bench):
     target = await bench.target(RELAY_METER)
-    since = {0: None, 1: datetime.now(UTC) - timedelta(days=2), 2: None, 4: datetime.now(UTC) - timedelta(hours=1)}
+    now = datetime.now(UTC)
+    since = {0: None, 1: now - timedelta(days=2), 2: None, 4: now - timedelta(hours=1)}
+    reads = [ProfileRead(event_log_obis(log), at, None if at is None else now) for log, at in since.items()]
+    reads += [
+        ProfileRead(PROFILE_OBJECTS[ProfileKind.BLOCK_LOAD][0], now - timedelta(hours=6), now),
+        ProfileRead(PROFILE_OBJECTS[ProfileKind.DAILY][0], now - timedelta(days=3), now),
+        ProfileRead("0.0.99.98.9.255"),  # no such log: its error, the others still read
+    ]
     async with bench.factory.open(target, Association.METER_READER) as session:
-        together = await session.read_event_logs(since)
-        alone = {log: await session.read_events(log, at) for log, at in since.items()}
-    assert together == alone and together[2].columns[0].obis == "0.0.1.0.0.255"
+        together = await session.read_profiles(reads)
+        alone = [await session.read_events(log, at) for log, at in since.items()]
+        alone += [await session.read_block_load(now - timedelta(hours=6), now)]
+        alone += [await session.read_daily(now - timedelta(days=3), now)]
+    assert together[:-1] == alone and 23 <= len(together[4].rows) <= 25
+    assert isinstance(together[-1], ObjectUnavailableError)
 
 
 async def test_writes_and_actions_in_utility_settings_are_read_back(bench):

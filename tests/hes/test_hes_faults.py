@@ -154,7 +154,9 @@ async def test_daily_data_is_complete_after_the_retry_window_and_commands_need_r
 
         async def commands_done() -> list[CommandView] | None:
             views = [await queue.get(c.id) for c in commands]
-            return views if all(v is not None and v.state is not CommandState.QUEUED for v in views) else None  # type: ignore[return-value]
+            # settled: neither waiting nor in flight (a command being retried is sent, then queued again)
+            settled = all(v is not None and v.state not in (CommandState.QUEUED, CommandState.SENT) for v in views)
+            return views if settled else None  # type: ignore[return-value]
 
         summary = await until(daily_complete, timeout_s=90)
         assert summary is not None, availability.summarize(yesterday, _rows(hes_sessions, yesterday))

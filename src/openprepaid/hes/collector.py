@@ -36,13 +36,17 @@ from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.retry import HesError, MeterIdentityError, describe
 from openprepaid.hes.session import (
     EVENT_LOGS,
+    PROFILE_OBJECTS,
     MeterSession,
     MeterTarget,
     NamePlate,
     ProfileCapture,
     ProfileKind,
+    ProfileRead,
     RelayState,
+    event_log_obis,
 )
+from openprepaid.hes.session_reads import SessionReads
 from openprepaid.store.repository import hes as hes_repo
 from openprepaid.store.repository import reading as reading_repo
 
@@ -145,6 +149,18 @@ _BILLING = _SnapshotProfile(
 
 _RESUMING = frozenset({CollectionJob.BLOCK_LOAD, CollectionJob.EVENTS, CollectionJob.DAILY, CollectionJob.BILLING})
 _Marks = hes_repo.CollectionMarks
+_BLOCK_OBIS = PROFILE_OBJECTS[ProfileKind.BLOCK_LOAD][0]
+_DAILY_OBIS = PROFILE_OBJECTS[ProfileKind.DAILY][0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Resume:
+    """Where this session's jobs resume (stored marks) and their first reads, made together."""
+
+    marks: hes_repo.CollectionMarks
+    reads: SessionReads
+
+
 _NO_MARKS = hes_repo.CollectionMarks(None, None, None, {})
 
 
@@ -193,13 +209,16 @@ class Collector:
         marks = await self._db.run(
             partial(_begin, meter_id=target.meter_id, at=report.started_at, marks=bool(wanted & _RESUMING))
         )
+        now = self._clock.now()
+        # The first reads of block load, daily profile and event logs go together (session_reads.py).
+        resume = _Resume(marks, SessionReads(session, self._first_reads(target, wanted, marks, now), now))
         handlers: dict[CollectionJob, Callable[[], Awaitable[None]]] = {
             CollectionJob.NAME_PLATE: lambda: self._name_plate(session, target, report),
             CollectionJob.CLOCK_CHECK: lambda: self._clock_check(session, target, report, clock_drift_max_s),
-            CollectionJob.BLOCK_LOAD: lambda: self._block_load(session, target, report, marks),
-            CollectionJob.EVENTS: lambda: self._events(session, target, report, marks),
-            CollectionJob.DAILY: lambda: self._daily(session, target, report, marks),
-            CollectionJob.BILLING: lambda: self._billing(session, target, report, marks),
+            CollectionJob.BLOCK_LOAD: lambda: self._block_load(session, target, report, resume),
+            CollectionJob.EVENTS: lambda: self._events(session, target, report, resume),
+            CollectionJob.DAILY: lambda: self._daily(session, target, report, resume),
+            CollectionJob.BILLING: lambda: self._billing(session, target, report, resume),
             CollectionJob.INSTANT: lambda: self._instant(session, target, report),
             CollectionJob.RELAY_STATE: lambda: self._relay_state(session, target, report),
         }
@@ -272,19 +291,43 @@ class Collector:
         self._scalers[key] = scalers
         return scalers
 
+    def _block_start(self, target: MeterTarget, last: datetime | None, now: datetime) -> datetime:
+        # Selective access is by the clock column: with start stamps the last row's clock is end - period.
+        shift = timedelta(seconds=target.capture_period_s) if target.block_stamp == "start" else timedelta(0)
+        return now - self._max_backfill if last is None else last - shift
+
+    def _first_reads(
+        self, target: MeterTarget, wanted: set[CollectionJob], marks: _Marks, now: datetime
+    ) -> dict[str, ProfileRead]:
+        """What the block-load (first span), daily and event-log jobs will read first."""
+        reads = {}
+        if CollectionJob.BLOCK_LOAD in wanted:
+            start = self._block_start(target, marks.last_block_end_at, now)
+            reads["block"] = ProfileRead(_BLOCK_OBIS, start, min(now, start + self._max_read_span))
+        if CollectionJob.DAILY in wanted:
+            last = marks.last_daily_at
+            reads["daily"] = ProfileRead(_DAILY_OBIS, now - self._max_backfill if last is None else last, now)
+        if CollectionJob.EVENTS in wanted:
+            for log in EVENT_LOGS:
+                since = marks.last_event_at.get(log)
+                reads[f"events:{log}"] = ProfileRead(event_log_obis(log), since, None if since is None else now)
+        return reads
+
     async def _block_load(
-        self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
     ) -> None:
         scalers = await self._scalers_for(session, target, ProfileKind.BLOCK_LOAD)
-        last = marks.last_block_end_at
-        now = self._clock.now()
-        period = timedelta(seconds=target.capture_period_s)
-        # Selective access is by the clock column: with start stamps the last row's clock is end - period.
-        shift = period if target.block_stamp == "start" else timedelta(0)
-        start = now - self._max_backfill if last is None else last - shift
+        last = resume.marks.last_block_end_at
+        planned = resume.reads.planned("block")
+        now = resume.reads.now if planned is not None else self._clock.now()
+        start = self._block_start(target, last, now)
         report.last_block_end_at = last
         for from_at, to_at in spans(start, now, self._max_read_span):
-            capture = await session.read_block_load(from_at, to_at)
+            capture = None
+            if planned is not None and (planned.from_at, planned.to_at) == (from_at, to_at):
+                capture, planned = await resume.reads.take("block"), None
+            if capture is None:
+                capture = await session.read_block_load(from_at, to_at)
             rows = profile_mapping.block_rows(
                 capture,
                 scalers,
@@ -304,13 +347,13 @@ class Collector:
             await self._publish_rows(subjects.BLOCK_READINGS, target.meter_id, "interval_end_at", rows)
 
     async def _events(
-        self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
     ) -> None:
-        # All logs in one request (GET-with-list) where the meter takes it: six round trips fewer.
-        captures = await session.read_event_logs({log: marks.last_event_at.get(log) for log in EVENT_LOGS})
         for event_log in EVENT_LOGS:
-            since = marks.last_event_at.get(event_log)
-            capture = captures[event_log]
+            since = resume.marks.last_event_at.get(event_log)
+            capture = await resume.reads.take(f"events:{event_log}")
+            if capture is None:
+                capture = await session.read_events(event_log, since)
             rows = profile_mapping.event_rows(
                 capture, meter_id=target.meter_id, log=event_log, source="log", received_at=self._clock.now()
             )
@@ -320,16 +363,18 @@ class Collector:
                 self._stored("events", count, report)
                 await publish_events(self._bus, target.meter_id, rows, changes)
 
-    async def _daily(self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks) -> None:
+    async def _daily(
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
+    ) -> None:
         report.last_daily_at = await self._snapshots(
-            session, target, report, _DAILY, marks, backfill=self._max_backfill, read=session.read_daily
+            session, target, report, _DAILY, resume, backfill=self._max_backfill, read=session.read_daily
         )
 
     async def _billing(
-        self, session: MeterSession, target: MeterTarget, report: CollectionReport, marks: _Marks
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
     ) -> None:
         report.last_billing_at = await self._snapshots(
-            session, target, report, _BILLING, marks, backfill=self._max_billing_backfill, read=session.read_billing
+            session, target, report, _BILLING, resume, backfill=self._max_billing_backfill, read=session.read_billing
         )
 
     async def _snapshots(
@@ -338,16 +383,18 @@ class Collector:
         target: MeterTarget,
         report: CollectionReport,
         profile: _SnapshotProfile,
-        marks: _Marks,
+        resume: _Resume,
         *,
         backfill: timedelta,
         read: Callable[[datetime, datetime], Awaitable[ProfileCapture]],
     ) -> datetime | None:
         """Daily or billing snapshots newer than the newest stored; returns the newest now known."""
         scalers = await self._scalers_for(session, target, profile.kind)
-        last = profile.last_stored(marks)
-        now = self._clock.now()
-        capture = await read(now - backfill if last is None else last, now)
+        last = profile.last_stored(resume.marks)
+        capture = await resume.reads.take(profile.kind.value)  # planned for the daily profile
+        if capture is None:
+            now = self._clock.now()
+            capture = await read(now - backfill if last is None else last, now)
         rows = profile.map_rows(capture, scalers, meter_id=target.meter_id, received_at=self._clock.now())
         rows = [row for row in rows if last is None or row[profile.key] > last]
         if rows:

@@ -13,7 +13,7 @@ reports for the attribute (read first), since meters refuse a value of another t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -394,34 +394,53 @@ class DlmsMeterSession:
             return await self._profile(s.event_log_obis(log), None)
         return await self._profile_range(s.event_log_obis(log), since, self._now())
 
-    async def read_event_logs(self, since: Mapping[int, datetime | None]) -> dict[int, s.ProfileCapture]:
-        """The logs in one GET-with-list (selective access per log) when the meter negotiated
-        multiple references; one GET per log otherwise. The first log refused fails the read."""
+    async def read_profiles(self, reads: Sequence[s.ProfileRead]) -> list[s.ProfileCapture | HesError]:
+        """The profiles in one GET-with-list (selective access per profile) when the meter negotiated
+        multiple references; one GET each otherwise. A refused profile is its error in the list."""
         accepted = self._client.accepted
-        if len(since) < 2 or accepted is None or not accepted.conformance & Conformance.MULTIPLE_REFERENCES:
-            return {log: await self.read_events(log, since_at) for log, since_at in since.items()}
-        logs = list(since)
-        columns = [await self._capture_columns(s.event_log_obis(log)) for log in logs]
+        if len(reads) < 2 or accepted is None or not accepted.conformance & Conformance.MULTIPLE_REFERENCES:
+            return [await self._read_alone(read) for read in reads]
+        captures: list[s.ProfileCapture | HesError] = []
+        asked: list[tuple[int, s.ProfileRead, tuple[s.CaptureColumn, ...]]] = []
         items = []
-        for log, capture_columns in zip(logs, columns, strict=True):
-            since_at = since[log]
-            restricting = capture_columns[0] if capture_columns else None
-            access = None if since_at is None else self._range(since_at, self._now(), restricting)
-            descriptor = CosemAttributeDescriptor(PROFILE_CLASS, OBIS.parse(s.event_log_obis(log)), 2)
+        for read in reads:
+            try:
+                capture_columns = await self._capture_columns(read.obis)
+            except HesError as exc:
+                if exc.retryable:
+                    raise
+                captures.append(exc)  # e.g. no such profile: that read's error, the others go on
+                continue
+            access = None
+            if read.from_at is not None:
+                restricting = capture_columns[0] if capture_columns else None
+                access = self._range(read.from_at, read.to_at or self._now(), restricting)
+            descriptor = CosemAttributeDescriptor(PROFILE_CLASS, OBIS.parse(read.obis), 2)
             items.append(CosemAttributeDescriptorWithSelection(descriptor, access))
-        results = await _guarded(self._client.get_many(items))
-        captures = {}
+            asked.append((len(captures), read, capture_columns))
+            captures.append(ObjectUnavailableError("not read"))  # replaced below
+        results = await _guarded(self._client.get_many(items)) if items else ()
         to_utc = self._to_utc
-        for log, capture_columns, result in zip(logs, columns, results, strict=True):
+        for (position, read, capture_columns), result in zip(asked, results, strict=True):
             if isinstance(result, DataAccessResult):
-                _raise_access(result, f"GET {PROFILE_CLASS}/{s.event_log_obis(log)}/2")
-            assert isinstance(result, bytes)
+                captures[position] = _access_error(result, f"GET {PROFILE_CLASS}/{read.obis}/2")
+                continue
             try:
                 rows = decode_data(result)
             except CosemError as exc:
-                raise ProtocolFaultError(f"undecodable event log {log}: {exc}") from exc
-            captures[log] = s.ProfileCapture(capture_columns, tuple(tuple(map(to_utc, row)) for row in rows))
+                raise ProtocolFaultError(f"undecodable {read.obis}/2: {exc}") from exc
+            captures[position] = s.ProfileCapture(capture_columns, tuple(tuple(map(to_utc, row)) for row in rows))
         return captures
+
+    async def _read_alone(self, read: s.ProfileRead) -> s.ProfileCapture | HesError:
+        try:
+            if read.from_at is None:
+                return await self._profile(read.obis, None)
+            return await self._profile_range(read.obis, read.from_at, read.to_at or self._now())
+        except HesError as exc:
+            if exc.retryable:
+                raise  # the session is in trouble, not this profile
+            return exc
 
     async def read_relay_state(self) -> s.RelayState:
         obis = OBIS.parse(s.DISCONNECT_CONTROL)
@@ -503,11 +522,15 @@ class DlmsMeterSession:
 
 
 def _raise_access(result: DataAccessResult, what: str) -> None:
+    raise _access_error(result, what)
+
+
+def _access_error(result: DataAccessResult, what: str) -> HesError:
     if result in (DataAccessResult.READ_WRITE_DENIED, DataAccessResult.SCOPE_OF_ACCESS_VIOLATED):
-        raise AccessRefusedError(f"{what}: {result.name.lower()}")
+        return AccessRefusedError(f"{what}: {result.name.lower()}")
     if result is DataAccessResult.TEMPORARY_FAILURE:
-        raise NetworkError(f"{what}: temporary failure at the meter")
-    raise ObjectUnavailableError(f"{what}: {result.name.lower()}")
+        return NetworkError(f"{what}: temporary failure at the meter")
+    return ObjectUnavailableError(f"{what}: {result.name.lower()}")
 
 
 def _text(value: Any) -> str:

@@ -14,13 +14,14 @@ method may raise the errors of ``openprepaid.hes.retry`` (and nothing else leaks
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Protocol
 
+from openprepaid.hes.retry import HesError
 from openprepaid.store.model import CommMode, Framing
 
 # A decoded attribute value: integers, floats, strings, octet strings, booleans, date-times.
@@ -97,6 +98,15 @@ class CaptureColumn:
     class_id: int
     obis: str
     attribute: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRead:
+    """One profile generic buffer to read: by range of its first capture object, or whole (no range)."""
+
+    obis: str
+    from_at: datetime | None = None
+    to_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +192,9 @@ class MeterSession(Protocol):
     async def read_instant(self) -> ProfileCapture: ...
     async def read_events(self, log: int, since: datetime | None) -> ProfileCapture: ...
 
-    async def read_event_logs(self, since: Mapping[int, datetime | None]) -> dict[int, ProfileCapture]:
-        """Several event logs at once (each since its own point, None: the whole log), in one request
-        where the meter takes a GET-with-list."""
+    async def read_profiles(self, reads: Sequence[ProfileRead]) -> list[ProfileCapture | HesError]:
+        """Several profiles at once, in one request where the meter takes a GET-with-list. A profile the
+        meter refuses is its (job-level) error in the list; a fault of the session raises."""
         ...
 
     # Relay (disconnect control, class 70).
