@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from openprepaid.hes.collection_policy import CollectionJob
 from openprepaid.hes.collector import Collector, spans
 from openprepaid.hes.profile_mapping import ProfileMappingError, block_rows
-from openprepaid.hes.retry import NetworkError
+from openprepaid.hes.retry import NetworkError, ObjectUnavailableError
 from openprepaid.hes.session import CaptureColumn, ProfileCapture
 from openprepaid.hes.targets import TargetDirectory
 from openprepaid.store.model import (
@@ -180,6 +180,26 @@ async def test_bad_data_fails_one_job_and_a_dropped_link_ends_the_session(setup,
     report = await collector.collect(FakeSession(meter), target, [J.BLOCK_LOAD, J.DAILY, J.INSTANT])
     assert report.completed == [] and set(report.failed) == {J.BLOCK_LOAD, J.DAILY, J.INSTANT}
     assert count(hes_sessions, InstantReading, meter_id) == 0
+
+
+async def test_first_reads_go_together_and_a_refused_profile_fails_only_its_job(setup, hes_sessions):
+    meter_id, meter, collector, targets, _ = setup
+    target = await targets.get(meter_id)
+    await collector.collect(FakeSession(meter), target, [J.BLOCK_LOAD, J.DAILY])  # scalers now cached
+    meter.calls.clear()
+    meter.fill_blocks(T0 - timedelta(hours=2), 9)
+    meter.daily = {T0 - timedelta(hours=5): 5}
+    meter.events = {2: [(T0 - timedelta(hours=1), 101)]}
+    meter.fail_next = [ObjectUnavailableError("no block load here")]  # the first read of the batch
+    report = await collector.collect(FakeSession(meter), target, [J.BLOCK_LOAD, J.EVENTS, J.DAILY])
+    assert set(report.failed) == {J.BLOCK_LOAD} and "ObjectUnavailableError" in report.failed[J.BLOCK_LOAD]
+    assert report.completed == [J.EVENTS, J.DAILY] and report.stored == {"events": 1, "daily": 1}
+    # one batch: the block load, then the daily profile and the seven logs, before any job stored a row
+    assert meter.calls == [
+        "read_block_load",
+        "read_daily",
+        *(f"read_events:{log}" for log in range(7)),
+    ]
 
 
 def test_spans_cover_the_range_without_gaps():
