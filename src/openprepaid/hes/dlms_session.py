@@ -13,7 +13,7 @@ reports for the attribute (read first), since meters refuse a value of another t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -39,28 +39,24 @@ from openprepaid.cosem.xdlms_selective import CaptureObjectDefinition, RangeDesc
 from openprepaid.hes import session as s
 from openprepaid.hes.cosem_values import native_value, retyped
 from openprepaid.hes.credentials import CredentialStore
+from openprepaid.hes.dlms_boundary import access_error as _access_error
+from openprepaid.hes.dlms_boundary import guarded as _guarded
+from openprepaid.hes.dlms_boundary import raise_access as _raise_access
+from openprepaid.hes.dlms_boundary import utc_stamp as _utc_stamp
 from openprepaid.hes.invocation_counters import InvocationCounterStore
 from openprepaid.hes.retry import (
     AccessRefusedError,
     HesError,
     MeterNotConnectedError,
-    NetworkError,
     ObjectUnavailableError,
     ProtocolFaultError,
-    SessionTimeoutError,
     UnsupportedOperationError,
 )
 from openprepaid.store.model import CommMode, Framing
 from openprepaid.transport.channel import ApduChannel
 from openprepaid.transport.dlms_client import DlmsClient, Endpoint
 from openprepaid.transport.errors import (
-    AssociationRefusedError,
-    RequestFailedError,
-    SecurityFailedError,
     TransportError,
-    TransportNetworkError,
-    TransportProtocolError,
-    TransportTimeout,
 )
 
 T = TypeVar("T")
@@ -87,28 +83,6 @@ class DialInChannels(Protocol):
     def give_back(self, system_title: bytes, channel: ApduChannel) -> None: ...
 
 
-_STAMPS: dict[tuple[bytes, ZoneInfo], Any] = {}
-_STAMPS_LIMIT = 8_192
-
-
-def _utc_stamp(octets: bytes, zone: ZoneInfo) -> Any:
-    """A 12-octet COSEM date-time as an aware UTC datetime (unchanged if it is not a complete one).
-
-    Memoised (bounded): a fleet's profile rows repeat the same interval stamps meter after meter."""
-    key = (octets, zone)
-    value = _STAMPS.get(key)
-    if value is None:
-        value = octets
-        with contextlib.suppress(CosemError):
-            stamp = CosemDateTime.from_bytes(octets)
-            if stamp.year is not None and stamp.hour is not None:
-                value = stamp.to_datetime(assume_tz=zone).astimezone(UTC)
-        if len(_STAMPS) >= _STAMPS_LIMIT:
-            _STAMPS.clear()
-        _STAMPS[key] = value
-    return value
-
-
 class BoundedInvocationCounter(InvocationCounter):
     """A counter that may only use the block reserved in the database for this session."""
 
@@ -122,32 +96,6 @@ class BoundedInvocationCounter(InvocationCounter):
         if self.next_value >= self._end:
             raise SecurityError("the invocation counters reserved for this session are used up")
         return super().take()
-
-
-def translate(error: BaseException) -> HesError:  # noqa: PLR0911 - one exit per error family
-    """Transport and protocol faults -> the head-end's retryable / non-retryable family."""
-    if isinstance(error, HesError):
-        return error
-    if isinstance(error, TransportTimeout):
-        return SessionTimeoutError(str(error))
-    if isinstance(error, AssociationRefusedError):
-        return AccessRefusedError(str(error))
-    if isinstance(error, SecurityFailedError):
-        return AccessRefusedError(str(error))
-    if isinstance(error, RequestFailedError):
-        return ObjectUnavailableError(str(error))
-    if isinstance(error, TransportNetworkError):
-        return NetworkError(str(error))
-    if isinstance(error, TransportProtocolError | TransportError | CosemError):
-        return ProtocolFaultError(str(error))
-    return ProtocolFaultError(f"{type(error).__name__}: {error}")
-
-
-async def _guarded(work: Awaitable[T]) -> T:
-    try:
-        return await work
-    except (TransportError, CosemError) as exc:
-        raise translate(exc) from exc
 
 
 class DlmsSessionFactory:
@@ -519,18 +467,6 @@ class DlmsMeterSession:
             raise UnsupportedOperationError("method arguments other than integers are not supported here")
         data = await self._action(class_id, obis, method, encode_data(Integer(argument or 0)))
         return None if data is None else self._to_utc(decode_data(data))
-
-
-def _raise_access(result: DataAccessResult, what: str) -> None:
-    raise _access_error(result, what)
-
-
-def _access_error(result: DataAccessResult, what: str) -> HesError:
-    if result in (DataAccessResult.READ_WRITE_DENIED, DataAccessResult.SCOPE_OF_ACCESS_VIOLATED):
-        return AccessRefusedError(f"{what}: {result.name.lower()}")
-    if result is DataAccessResult.TEMPORARY_FAILURE:
-        return NetworkError(f"{what}: temporary failure at the meter")
-    return ObjectUnavailableError(f"{what}: {result.name.lower()}")
 
 
 def _text(value: Any) -> str:
