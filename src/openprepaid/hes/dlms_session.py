@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from openprepaid.cosem.acse_initiate import Conformance
@@ -59,7 +59,6 @@ from openprepaid.transport.errors import (
     TransportError,
 )
 
-T = TypeVar("T")
 PROFILE_CLASS = 7
 CLOCK_CLASS = 8
 DATA_CLASS = 1
