@@ -246,8 +246,9 @@ async def test_a_relay_command_claimed_while_a_newer_one_is_enqueued_stays_in_fl
     def read_then_claimed_elsewhere(session, *args, **kwargs):
         rows = read_queued(session, *args, **kwargs)
         for row in (r for r in rows if r.id == disconnect.id):  # a worker's claim between the read and the update
-            queue_module.repo.change_state(session, row.id, CommandState.QUEUED, {"state": CommandState.SENT},
-                                           count_attempt=True)
+            queue_module.repo.change_state(
+                session, row.id, CommandState.QUEUED, {"state": CommandState.SENT}, count_attempt=True
+            )
         return rows
 
     monkeypatch.setattr(queue_module.repo, "open_commands_of_kinds", read_then_claimed_elsewhere)
