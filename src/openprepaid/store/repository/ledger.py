@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,13 +40,7 @@ def among(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement
     where compiling thousands of ``IN`` placeholders cost more than the query (ints and strings only)."""
     result: ColumnElement[bool]
     if session.get_bind().dialect.name == "postgresql":
-        given = list(values)
-        if given and set(map(type, given)) == {int}:  # ids: the array's text, made in C, cast by the server
-            text_form = "{" + ",".join(map(str, given)) + "}"
-            array = cast(bindparam(None, text_form, type_=String), postgresql.ARRAY(column.type))
-            result = column == any_(array)
-        else:
-            result = column == any_(bindparam(None, given, type_=postgresql.ARRAY(column.type)))
+        result = column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     else:
         listed = func.json_each(bindparam(None, json.dumps(list(values)), type_=String)).table_valued("value")
         result = column.in_(select(listed.c.value))
