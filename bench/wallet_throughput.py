@@ -12,7 +12,8 @@ worker processes each with its own engine and connection, as a deployment runs c
 (PostgreSQL: 2 by default; SQLite: 1, its writer lock serialises units of work anyway), then the
 day's fixed charge for every account; the ledger audit runs afterwards (untimed) and must pass.
 Also reported: the CPU seconds of the benchmark and its worker processes (the machine is shared:
-wall-clock figures depend on what else runs), and the load average.
+wall-clock figures depend on what else runs), of the PostgreSQL backends serving them (read from
+/proc: the server runs on this machine), the fixed charge's share of both, and the load average.
 Last line: JSON ``{"accounts", "intervals", "sqlite_intervals_per_s", "postgres_intervals_per_s", ...}``.
 """
 
@@ -187,6 +188,37 @@ def day_ends() -> list[datetime]:
     return [midnight_ist + timedelta(minutes=15 * (i + 1)) for i in range(96)]
 
 
+class ServerCpu:
+    """CPU seconds of the PostgreSQL backends serving our sessions, read from /proc (the server runs on
+    this machine in the benchmark; ``None`` elsewhere or on SQLite)."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, float] = {}
+
+    def see(self, session: Session) -> None:
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        pid = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        if pid not in self.first:
+            self.first[pid] = _process_cpu(pid) or 0.0
+
+    def seconds(self) -> float | None:
+        if not self.first:
+            return None
+        now = [_process_cpu(pid) for pid in self.first]
+        if None in now:
+            return None
+        return sum(n or 0.0 for n in now) - sum(self.first.values())
+
+
+def _process_cpu(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _charge_share(url: str, batches: list[list[MeterIntervals]], start: Any, done: Any) -> None:
     """A charging worker process: its own engine and connection, its share of the batches."""
     _, parser, _ = tariff_source()
@@ -194,15 +226,20 @@ def _charge_share(url: str, batches: list[list[MeterIntervals]], start: Any, don
     catalog = TariffCatalog(parser)
     factory = make_session_factory(engine)
     policy = ChargingPolicy()
+    server = ServerCpu()
+    with factory() as session:
+        server.see(session)
     start.wait()
     charged = 0
     for batch in batches:
-        result = run_unit_of_work(
-            factory, lambda s, b=batch: charge_intervals(s, b, catalog=catalog, policy=policy, now=NOW)
-        )
-        charged += result.charged
+
+        def work(session: Session, batch: list[MeterIntervals] = batch) -> Any:
+            server.see(session)
+            return charge_intervals(session, batch, catalog=catalog, policy=policy, now=NOW)
+
+        charged += run_unit_of_work(factory, work).charged
+    done.put((charged, server.seconds()))
     engine.dispose()
-    done.put(charged)
 
 
 def run_backend(url: str, accounts: int, batch_meters: int, processes: int) -> dict[str, Any]:
@@ -235,18 +272,28 @@ def run_backend(url: str, accounts: int, batch_meters: int, processes: int) -> d
     children_started = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     start.set()
-    charged = [done.get() for _ in workers]
+    reports = [done.get() for _ in workers]
     intervals_s = time.perf_counter() - started
+    charged = [count for count, _ in reports]
+    worker_server = [seconds for _, seconds in reports]
     for worker in workers:
         worker.join()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     engine = make_engine(url)
     factory = make_session_factory(engine)
+    fixed_server = ServerCpu()
+    with factory() as session:
+        fixed_server.see(session)
     fixed_started = time.perf_counter()
-    fixed = run_unit_of_work(
-        factory, lambda s: charge_daily_fixed(s, utility_id=_utility_of(s), local_date=DAY, catalog=catalog, now=NOW)
-    )
+    fixed_cpu_started = time.process_time()
+
+    def fixed_work(session: Session) -> Any:
+        fixed_server.see(session)
+        return charge_daily_fixed(session, utility_id=_utility_of(session), local_date=DAY, catalog=catalog, now=NOW)
+
+    fixed = run_unit_of_work(factory, fixed_work)
     fixed_s = time.perf_counter() - fixed_started
+    fixed_cpu_s = time.process_time() - fixed_cpu_started
     cpu_s = time.process_time() - cpu_started
     worker_cpu_s = (children.ru_utime + children.ru_stime) - (children_started.ru_utime + children_started.ru_stime)
     with Session(engine) as session:
@@ -263,9 +310,16 @@ def run_backend(url: str, accounts: int, batch_meters: int, processes: int) -> d
         "fixed_charges": fixed.posted,
         "fixed_seconds": round(fixed_s, 2),
         "client_cpu_seconds": round(cpu_s + worker_cpu_s, 2),
+        "fixed_client_cpu_seconds": round(fixed_cpu_s, 2),
+        "server_cpu_seconds": _total([*worker_server, fixed_server.seconds()]),
+        "fixed_server_cpu_seconds": _total([fixed_server.seconds()]),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "intervals_per_s": round(total / total_s),
     }
+
+
+def _total(seconds: list[float | None]) -> float | None:
+    return None if None in seconds else round(sum(s or 0.0 for s in seconds), 2)
 
 
 def _utility_of(session: Session) -> int:
