@@ -213,7 +213,9 @@ def month_bill_by_version(
             _month_minimum(last_spec, lines, sanctioned_load_w, base)
         bill = Bill(tuple(sorted((ln for ln in lines.by_component.values() if ln.amount_paise), key=_group_order)))
         bills.append(bill)
-        for line in bill.lines:  # a load (W) is not summed across parts, energy (Wh) is
+        # Into the month: every line, zero amounts too (a part's few Wh below a paisa still count in the
+        # month's quantity); a load (W) is not summed across parts, energy (Wh) is.
+        for line in lines.by_component.values():
             month.add(
                 line._replace(quantity=0) if line.unit == UNIT_W and line.component in month.by_component else line
             )
