@@ -425,28 +425,6 @@ def append_fresh(session: Session, entries: Sequence[LedgerEntry], *, now: datet
     return ids
 
 
-@dataclass(frozen=True, slots=True)
-class BulkPosted:
-    created: dict[str, int]  # idempotency key -> new ledger transaction id
-    existing: set[str]  # keys found posted before: skipped (deterministic keys: the same movement)
-
-
-def post_bulk_once(session: Session, entries: Sequence[LedgerEntry], *, now: datetime, attempts: int = 3) -> BulkPosted:
-    """Post entries whose deterministic keys mean "this movement, once" (a day's fixed charge, a
-    true-up): keys already stored are skipped without comparing content, the rest go in bulk.
-    A key taken concurrently rolls the bulk back and the check is repeated (bounded)."""
-    for _ in range(attempts):
-        existing = ledger_repo.existing_keys(session, [entry.idempotency_key for entry in entries])
-        fresh = [entry for entry in entries if entry.idempotency_key not in existing]
-        try:
-            with session.begin_nested():
-                ids = append_fresh(session, fresh, now=now)
-        except bulk_write.DuplicateKeyError:
-            continue
-        return BulkPosted({entry.idempotency_key: i for entry, i in zip(fresh, ids, strict=True)}, existing)
-    raise LedgerError("ledger keys kept being taken concurrently; retry later")
-
-
 # In a template leg: the ledger account of the transaction's own consumer account (its wallet, say).
 OWN_LEDGER = 0
 

@@ -343,17 +343,6 @@ def ledger_account_balances_total(session: Session) -> int:
     return int(session.execute(select(func.coalesce(func.sum(LedgerAccount.balance_paise), 0))).scalar_one())
 
 
-def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    """Which of ``keys`` name a stored ledger transaction (keys only: the cheap check for bulk jobs)."""
-    found: set[str] = set()
-    for chunk in chunked(keys):
-        statement = select(LedgerTransaction.idempotency_key).where(
-            among(session, LedgerTransaction.idempotency_key, chunk)
-        )
-        found.update(str(key) for key in session.execute(statement).scalars())
-    return found
-
-
 def orphan_postings(session: Session, limit: int = 100) -> list[tuple[int, int]]:
     """(ledger transaction id, line) of postings whose transaction or ledger account does not exist
     (postings carry no foreign keys: see the model)."""
