@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from openprepaid.cli import accounts_query as query
@@ -42,10 +41,9 @@ from openprepaid.wallet.rules_service import run_rules
 from openprepaid.wallet.tariff_store import TariffCatalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from wallet_throughput import SEEDED_AT, tariff_source
+from wallet_throughput import SEEDED_AT, scratch_database, tariff_source
 from wallet_throughput import seed as seed_accounts
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RULES = RulesConfig(zone="Asia/Kolkata")
 REPEATS = 5
 
@@ -158,20 +156,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=5000)
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
-    if args.backend == "sqlite":
-        with tempfile.TemporaryDirectory() as directory:
-            result = measure(f"sqlite:///{Path(directory) / 'bench.sqlite3'}", args.accounts)
-    else:
-        name = f"openprepaid_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            result = measure(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.accounts)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    with scratch_database(args.backend) as url:
+        result = measure(url, args.accounts)
     result = {"accounts": args.accounts, "backend": args.backend, **result, "load_average": os.getloadavg()[0]}
     for name in ("list_all", "list_low", "show"):
         figures = result[name]

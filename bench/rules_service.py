@@ -23,7 +23,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, or_, select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from openprepaid.store import migrate
@@ -45,9 +44,8 @@ from openprepaid.wallet.rules_service import RelayCommandRequest, enforcement_ga
 from openprepaid.wallet.tariff_store import TariffCatalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from wallet_throughput import day_profile, seed, tariff_source
+from wallet_throughput import day_profile, scratch_database, seed, tariff_source
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 IST = ZoneInfo("Asia/Kolkata")
 START = datetime(2026, 3, 1, 18, 30, tzinfo=UTC)  # 2 March 2026 00:00 IST
 
@@ -189,25 +187,10 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     result: dict[str, Any] = {"accounts": args.accounts, "days_of_charges": args.days, "backend": args.backend}
-    if args.backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            engine, utility_id, catalog, meter_ids = prepare(f"sqlite:///{tmp}/bench.sqlite3", args.accounts, args.days)
-            result.update(measure(engine, utility_id, catalog, meter_ids))
-            engine.dispose()
-    else:
-        name = f"openprepaid_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            engine, utility_id, catalog, meter_ids = prepare(
-                PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.accounts, args.days
-            )
-            result.update(measure(engine, utility_id, catalog, meter_ids))
-            engine.dispose()
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(args.backend) as url:
+        engine, utility_id, catalog, meter_ids = prepare(url, args.accounts, args.days)
+        result.update(measure(engine, utility_id, catalog, meter_ids))
+        engine.dispose()
     print(json.dumps(result))
 
 

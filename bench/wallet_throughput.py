@@ -27,7 +27,8 @@ import resource
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,26 @@ NOW = datetime(2026, 11, 4, 1, 0, tzinfo=UTC)
 
 
 DEMO_TARIFF = ROOT / "examples" / "tariffs" / "demo-slab-tod-duty-rebate.yaml"
+
+
+@contextmanager
+def scratch_database(backend: str) -> Iterator[str]:
+    """URL of an empty database for one run: a SQLite file in a temp dir, or a PostgreSQL database on
+    127.0.0.1:5432 created for the run and dropped afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.sqlite3"
+        return
+    name = f"openprepaid_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def tariff_source() -> tuple[str, Callable[[str], Any], str]:
@@ -342,33 +363,15 @@ def main() -> None:
         "tariff": tariff_from,
         "batch_meters": args.batch_meters,
     }
-    if "sqlite" in backends:
-        with tempfile.TemporaryDirectory() as tmp:
-            figures = run_backend(
-                f"sqlite:///{tmp}/bench.sqlite3", args.accounts, args.batch_meters, args.sqlite_processes
-            )
-        print("sqlite", figures, flush=True)
-        summary["sqlite_intervals_per_s"] = figures["intervals_per_s"]
-        summary["sqlite"] = figures
-    if "postgres" in backends:
-        name = f"openprepaid_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            figures = run_backend(
-                f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
-                args.accounts,
-                args.batch_meters,
-                args.postgres_processes,
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-        print("postgres", figures, flush=True)
-        summary["postgres_intervals_per_s"] = figures["intervals_per_s"]
-        summary["postgres"] = figures
+    for backend in ("sqlite", "postgres"):
+        if backend not in backends:
+            continue
+        processes = args.sqlite_processes if backend == "sqlite" else args.postgres_processes
+        with scratch_database(backend) as url:
+            figures = run_backend(url, args.accounts, args.batch_meters, processes)
+        print(backend, figures, flush=True)
+        summary[f"{backend}_intervals_per_s"] = figures["intervals_per_s"]
+        summary[backend] = figures
     print(json.dumps(summary))
 
 
