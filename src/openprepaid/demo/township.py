@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openprepaid.keyvault import KeyVault, credential_context
@@ -38,6 +37,7 @@ from openprepaid.store.model import (
     TariffVersion,
     Utility,
 )
+from openprepaid.store.repository import meter_registry
 from openprepaid.store.repository.meter import put_credential
 
 UTILITY_CODE = "DEMO"
@@ -89,9 +89,9 @@ def seed_township(
     comm_mode: CommMode = CommMode.DIAL,
 ) -> list[SeededMeter]:
     """Create the township unless it exists; return its meters in serial order either way."""
-    existing = session.execute(select(Utility).where(Utility.code == UTILITY_CODE)).scalar_one_or_none()
+    existing = meter_registry.utility_ids_by_code(session).get(UTILITY_CODE)
     if existing is not None:
-        return _load(session, existing.id)
+        return [SeededMeter(*row) for row in meter_registry.installed_meters_of_utility(session, existing)]
     utility = Utility(code=UTILITY_CODE, name="Demo Township Power", timezone="Asia/Kolkata", created_at=now)
     session.add(utility)
     session.flush()
@@ -228,20 +228,21 @@ def _seed_tariffs(session: Session, utility_id: int, tariffs_dir: Path, now: dat
 
 def _meter_type(session: Session, phases: int, has_relay: bool, connection: str, capture_period_s: int) -> int:
     code = f"SIM-{phases}P-{connection.upper()}-{capture_period_s // 60}M"
-    meter_type = session.execute(select(MeterType).where(MeterType.code == code)).scalar_one_or_none()
-    if meter_type is None:
-        meter_type = MeterType(
-            code=code,
-            manufacturer="openprepaid simulator",
-            model=f"{phases}-phase {connection.replace('_', ' ')}",
-            phases=phases,
-            connection=MeterConnection(connection),
-            has_relay=has_relay,
-            capture_period_s=capture_period_s,
-            object_profile={},
-        )
-        session.add(meter_type)
-        session.flush()
+    known = meter_registry.meter_type_ids_by_code(session).get(code)
+    if known is not None:
+        return known
+    meter_type = MeterType(
+        code=code,
+        manufacturer="openprepaid simulator",
+        model=f"{phases}-phase {connection.replace('_', ' ')}",
+        phases=phases,
+        connection=MeterConnection(connection),
+        has_relay=has_relay,
+        capture_period_s=capture_period_s,
+        object_profile={},
+    )
+    session.add(meter_type)
+    session.flush()
     return meter_type.id
 
 
@@ -253,16 +254,3 @@ def _seal_test_credentials(session: Session, vault: KeyVault, meter_id: int, now
     ):
         sealed = vault.seal(secret, credential_context(meter_id, client_sap, kind.value))
         put_credential(session, meter_id, client_sap, kind, sealed=sealed, now=now)
-
-
-def _load(session: Session, utility_id: int) -> list[SeededMeter]:
-    rows = session.execute(
-        select(Meter, MeterInstallation.account_id, Account.category)
-        .join(MeterInstallation, MeterInstallation.meter_id == Meter.id)
-        .join(Account, Account.id == MeterInstallation.account_id)
-        .where(Meter.utility_id == utility_id, MeterInstallation.removed_at.is_(None))
-        .order_by(Meter.serial)
-    ).all()
-    return [
-        SeededMeter(m.id, account_id, m.serial, m.system_title, category, m.port) for m, account_id, category in rows
-    ]

@@ -133,3 +133,17 @@ def list_meters(
             statement
         )
     ]
+
+
+def installed_meters_of_utility(
+    session: Session, utility_id: int
+) -> list[tuple[int, int, str, bytes, str, int | None]]:
+    """(meter id, account id, serial, system title, account category, port) of every installed meter, by serial."""
+    statement = (
+        select(Meter.id, MeterInstallation.account_id, Meter.serial, Meter.system_title, Account.category, Meter.port)
+        .join(MeterInstallation, MeterInstallation.meter_id == Meter.id)
+        .join(Account, Account.id == MeterInstallation.account_id)
+        .where(Meter.utility_id == utility_id, MeterInstallation.removed_at.is_(None))
+        .order_by(Meter.serial)
+    )
+    return [tuple(row) for row in session.execute(statement)]  # type: ignore[misc]
