@@ -9,33 +9,15 @@ it, and for the protected consumer to run out without being disconnected.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.demo.ports import free_port_block
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port_block(count: int) -> int:
-    """A base port below the ephemeral range with ``count`` free ports after it."""
-    for base in range(27000, 32000, 97):
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        else:
-            return base
-        finally:
-            for sock in sockets:
-                sock.close()
-    pytest.skip("no block of free ports")
 
 
 def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -49,7 +31,7 @@ def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_five_days_of_the_prepaid_loop_hold_every_invariant(tmp_path):
-    port = _free_port_block(16)
+    port = free_port_block(16)
     report_path = tmp_path / "report.json"
     done = _demo(
         tmp_path, "--headless", "--days", "5.5", "--meters", "16", "--port", str(port), "--report", str(report_path)
@@ -89,7 +71,7 @@ def test_five_days_of_the_prepaid_loop_hold_every_invariant(tmp_path):
 
 
 def test_a_demo_of_another_shape_in_the_same_data_dir_is_refused(tmp_path):
-    port = _free_port_block(4)
+    port = free_port_block(4)
     first = _demo(tmp_path, "--headless", "--days", "0.1", "--meters", "3", "--port", str(port))
     assert first.returncode == 0, first.stderr[-3000:]
     other = _demo(tmp_path, "--headless", "--days", "0.1", "--meters", "5", "--port", str(port))

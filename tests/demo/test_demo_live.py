@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo.test_demo_headless import _free_port_block
+from tests.demo.ports import free_port_block
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def _saved_now(data_dir: Path) -> datetime:
 
 
 def test_live_status_is_readable_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path):
-    port = _free_port_block(6)
+    port = free_port_block(6)
     data_dir = tmp_path / "data"
     first = _run_live_until_status(data_dir, port, statuses=3)
     for label in LABELS:
@@ -68,7 +68,7 @@ def test_live_status_is_readable_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_pa
 
 
 def test_the_commands_the_demo_suggests_work_on_its_database(tmp_path):
-    port = _free_port_block(6)
+    port = free_port_block(6)
     data_dir = tmp_path / "data"
     out = _run_live_until_status(data_dir, port, statuses=2)
     lines = [line.strip() for line in out.splitlines()]
