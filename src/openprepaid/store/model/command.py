@@ -27,6 +27,7 @@ class CommandKind(StrEnum):
     BALANCE_DISPLAY = "balance_display"
     GENERIC_SET = "generic_set"
     GENERIC_ACTION = "generic_action"
+    METER_READ = "meter_read"  # on-demand read by whichever head-end reaches the meter; result in readback
 
 
 class CommandState(StrEnum):

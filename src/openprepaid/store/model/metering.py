@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, LargeBinary, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openprepaid.store.model.base import Base, BigId, id_column, str_enum
@@ -80,6 +80,13 @@ class Meter(Base):
     first_seen_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The relay as last read back from the meter (never what a command asked for; migration 0010):
+    # disconnect control output_state, control_state (0 disconnected, 1 connected, 2 ready), when read.
+    relay_connected: Mapped[bool | None]
+    relay_control_state: Mapped[int | None] = mapped_column(SmallInteger)
+    relay_read_at: Mapped[datetime | None]
+    # Block load read up to here, also where the meter held no intervals (migration 0010).
+    block_load_read_to: Mapped[datetime | None]
 
 
 class CredentialKind(StrEnum):
