@@ -53,7 +53,9 @@ def _kind_type(kinds: tuple[str, ...]) -> sa.Enum:
 def _set_kinds(before: tuple[str, ...], after: tuple[str, ...]) -> None:
     # The CHECK constraint is replaced (SQLite: the table is copied by batch mode).
     with op.batch_alter_table("command", recreate="always") as batch_op:
-        batch_op.alter_column("kind", existing_type=_kind_type(before), type_=_kind_type(after), existing_nullable=False)
+        batch_op.alter_column(
+            "kind", existing_type=_kind_type(before), type_=_kind_type(after), existing_nullable=False
+        )
 
 
 def upgrade() -> None:
