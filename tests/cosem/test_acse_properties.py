@@ -221,7 +221,6 @@ def aare(*components: str) -> str:
         ("6124A109060760857405080101A305A103020100BE10040E0800065F1F040000501F01F40007", "mandatory component 0xa2"),
         (AARE_OK.replace("BE10040E08", "BE10040E01"), "starts with tag 0x01"),
         (aare(AARE_HEAD, "BE06040400010601"), "starts with tag 0x00"),
-        (aare(AARE_HEAD, "BE0604040E010607"), "initiate error value 7"),
         (aare(AARE_HEAD, "BE0604040E140601"), "alternative 20"),
         (aare(AARE_HEAD, "BE0604040E010B01"), "ServiceError alternative"),
     ],
@@ -229,6 +228,14 @@ def aare(*components: str) -> str:
 def test_malformed_aare_is_refused(hex_apdu: str, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
         AARE.decode(bytes.fromhex(hex_apdu))
+
+
+def test_an_initiate_error_value_the_standard_does_not_name_is_kept() -> None:
+    # A vendor's own initiate error code must not hide the refusal behind a decode error.
+    refused = AARE.decode(bytes.fromhex(aare(AARE_HEAD, "BE0604040E010607")))
+    assert isinstance(refused.user_information, ConfirmedServiceError)
+    assert refused.user_information.value == 7
+    assert not isinstance(refused.user_information.value, InitiateErrorCode)
 
 
 def test_release_reasons_and_components_are_checked() -> None:

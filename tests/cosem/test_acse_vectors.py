@@ -38,6 +38,7 @@ from openprepaid.cosem.acse_initiate import (
 )
 from openprepaid.cosem.security import AUTHENTICATED_ENCRYPTED
 from openprepaid.cosem.security_apdu import CipheredApdu
+from openprepaid.cosem.xdlms import ConfirmedService, InitiateError, ServiceErrorKind, decode_xdlms_apdu
 
 C = Conformance
 # Green Book InitiateRequest proposal "5F1F0400007E1F" and the AARE's negotiated "5F1F040000501F".
@@ -218,8 +219,19 @@ def test_conformance_bits_follow_the_green_book_numbering() -> None:
 def test_confirmed_service_error_fields() -> None:
     error = ConfirmedServiceError.decode(bytes.fromhex("0E010603"))
     assert error.service == 1
-    assert error.error_type is ServiceErrorType.INITIATE
+    assert error.error_kind is ServiceErrorType.INITIATE
     assert error.value is InitiateErrorCode.PDU_SIZE_TOO_SHORT
+    # the same type as the xDLMS APDU: one Confirmed-Service-Error in the package
+    assert decode_xdlms_apdu(bytes.fromhex("0E010603")) == error
+    assert error == ConfirmedServiceError(
+        service=ConfirmedService.INITIATE_ERROR,
+        error_kind=ServiceErrorKind.INITIATE,
+        error_value=InitiateError.PDU_SIZE_TOO_SHORT,
+    )
+    with pytest.raises(TypeError, match="once"):
+        ConfirmedServiceError(value=1, error_value=1)
+    with pytest.raises(TypeError, match="once"):
+        ConfirmedServiceError()
 
 
 def test_initiate_request_with_dedicated_key_and_response_not_allowed() -> None:

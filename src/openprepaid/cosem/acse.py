@@ -62,12 +62,12 @@ from openprepaid.cosem.acse_initiate import (
     CONFIRMED_SERVICE_ERROR_TAG,
     INITIATE_REQUEST_TAG,
     INITIATE_RESPONSE_TAG,
-    ConfirmedServiceError,
     InitiateRequest,
     InitiateResponse,
 )
 from openprepaid.cosem.errors import DecodeError
 from openprepaid.cosem.security_apdu import CipheredApdu, GeneralCipheredApdu
+from openprepaid.cosem.xdlms_error import ConfirmedServiceError
 
 AARQ_TAG = 0x60
 AARE_TAG = 0x61
@@ -155,7 +155,7 @@ def _decode_response_information(element: Tlv, what: str) -> ResponseInformation
     if inner.value[0] == INITIATE_RESPONSE_TAG:
         return InitiateResponse.decode(inner.value, inner.offset)
     if inner.value[0] == CONFIRMED_SERVICE_ERROR_TAG:
-        return ConfirmedServiceError.decode(inner.value, inner.offset)
+        return ConfirmedServiceError.decode(inner.value)
     return decode_ciphered(inner, (INITIATE_RESPONSE_TAG, CONFIRMED_SERVICE_ERROR_TAG))
 
 

@@ -1,5 +1,7 @@
 """The xDLMS InitiateRequest / InitiateResponse / ConfirmedServiceError carried in ACSE user-information.
 
+(``ConfirmedServiceError`` is ``xdlms_error.ConfirmedServiceError``, re-exported here.)
+
 IEC 62056-5-3 (DLMS UA Green Book 9.5, xDLMS ASN.1 and "Encoding of the xDLMS InitiateRequest /
 InitiateResponse"): A-XDR encoded, one tag octet then the fields in order::
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 
 from openprepaid.cosem.acse_ber import BerReader, encode_length
 from openprepaid.cosem.errors import DecodeError, EncodeError
-from openprepaid.cosem.xdlms_error import InitiateError, ServiceErrorKind
+from openprepaid.cosem.xdlms_error import ConfirmedService, ConfirmedServiceError, InitiateError, ServiceErrorKind
 
 INITIATE_REQUEST_TAG = 0x01
 INITIATE_RESPONSE_TAG = 0x08
@@ -117,9 +119,8 @@ ServiceErrorType = ServiceErrorKind
 """The ServiceError CHOICE alternatives (Green Book xDLMS ASN.1), shared with ``xdlms_error``."""
 
 
-CONFIRMED_SERVICE_INITIATE_ERROR = 1
-"""ConfirmedServiceError CHOICE initiateError [1]; the alternatives run from 1 to 19."""
-_CONFIRMED_SERVICE_CHOICES = range(1, 20)
+CONFIRMED_SERVICE_INITIATE_ERROR = ConfirmedService.INITIATE_ERROR
+"""ConfirmedServiceError CHOICE initiateError [1]: the alternative an AARE's refusal uses."""
 
 
 def _check_uint(value: int, bits: int, what: str) -> None:
@@ -257,43 +258,20 @@ class InitiateResponse:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConfirmedServiceError:
-    """xDLMS ConfirmedServiceError; in an AARE it reports why the InitiateRequest was refused.
-
-    ``service`` is the ConfirmedServiceError alternative (1 = initiateError), ``error_type`` the
-    ServiceError alternative (6 = initiate) and ``value`` its enumerated value (for initiate errors,
-    an :class:`InitiateErrorCode`).
-    """
-
-    value: int
-    service: int = CONFIRMED_SERVICE_INITIATE_ERROR
-    error_type: ServiceErrorType = ServiceErrorType.INITIATE
-
-    def encode(self) -> bytes:
-        if self.service not in _CONFIRMED_SERVICE_CHOICES:
-            raise EncodeError(f"ConfirmedServiceError alternative {self.service} is not defined")
-        _check_uint(self.value, 8, "service error value")
-        return bytes((CONFIRMED_SERVICE_ERROR_TAG, self.service, int(self.error_type), self.value))
-
-    @classmethod
-    def decode(cls, data: bytes, base: int = 0) -> ConfirmedServiceError:
-        reader = BerReader(data, base)
-        _read_tag(reader, CONFIRMED_SERVICE_ERROR_TAG, "ConfirmedServiceError")
-        at = reader.offset
-        service = reader.read_byte()
-        if service not in _CONFIRMED_SERVICE_CHOICES:
-            raise DecodeError(f"ConfirmedServiceError alternative {service} is not defined", at)
-        at = reader.offset
-        try:
-            error_type = ServiceErrorType(reader.read_byte())
-        except ValueError:
-            raise DecodeError("ServiceError alternative is not defined", at) from None
-        value = reader.read_byte()
-        reader.expect_end("ConfirmedServiceError")
-        if error_type is ServiceErrorType.INITIATE:
-            try:
-                value = InitiateErrorCode(value)
-            except ValueError:
-                raise DecodeError(f"initiate error value {value} is not defined", at + 1) from None
-        return cls(value=value, service=service, error_type=error_type)
+__all__ = [
+    "CONFIRMED_SERVICE_ERROR_TAG",
+    "CONFIRMED_SERVICE_INITIATE_ERROR",
+    "DLMS_VERSION",
+    "INITIATE_REQUEST_TAG",
+    "INITIATE_RESPONSE_TAG",
+    "LN_CLIENT_CONFORMANCE",
+    "MAX_DEDICATED_KEY_OCTETS",
+    "VAA_NAME_LN",
+    "VAA_NAME_SN",
+    "ConfirmedServiceError",
+    "Conformance",
+    "InitiateErrorCode",
+    "InitiateRequest",
+    "InitiateResponse",
+    "ServiceErrorType",
+]

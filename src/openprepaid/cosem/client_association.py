@@ -27,7 +27,6 @@ import enum
 from collections.abc import Callable, Sequence
 
 from openprepaid.cosem.acse import AARE, AARQ, RLRE, RLRQ, ApplicationContextName, AssociationResult, MechanismName
-from openprepaid.cosem.acse_initiate import ConfirmedServiceError as InitiateServiceError
 from openprepaid.cosem.acse_initiate import InitiateRequest, InitiateResponse
 from openprepaid.cosem.association_events import (
     HLS_METHOD,
@@ -290,7 +289,7 @@ class ClientAssociation:
     def _on_aare(self, aare: AARE) -> ClientEvent | None:
         if aare.result is not AssociationResult.ACCEPTED:
             self.state = next_client_state(self.state, ClientInput.AARE_REJECTED)
-            error = aare.user_information.value if isinstance(aare.user_information, InitiateServiceError) else None
+            error = aare.user_information.value if isinstance(aare.user_information, ConfirmedServiceError) else None
             return AssociationRejected(aare.result, aare.result_source_diagnostic, error)
         self.server_system_title = aare.responding_ap_title
         information = aare.user_information

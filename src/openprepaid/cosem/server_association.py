@@ -32,7 +32,6 @@ from openprepaid.cosem.acse import (
     AssociationResult,
     MechanismName,
 )
-from openprepaid.cosem.acse_initiate import ConfirmedServiceError as InitiateServiceError
 from openprepaid.cosem.acse_initiate import InitiateRequest, InitiateResponse
 from openprepaid.cosem.association_events import (
     HLS_METHOD,
@@ -60,7 +59,13 @@ from openprepaid.cosem.xdlms import decode_xdlms_apdu
 from openprepaid.cosem.xdlms_action import ActionRequestNormal, ActionResponseNormal
 from openprepaid.cosem.xdlms_block import GetBlockSender, split_get_response
 from openprepaid.cosem.xdlms_common import ActionResult, DataAccessResult
-from openprepaid.cosem.xdlms_error import ExceptionResponse, ExceptionServiceError, InitiateError, StateError
+from openprepaid.cosem.xdlms_error import (
+    ConfirmedServiceError,
+    ExceptionResponse,
+    ExceptionServiceError,
+    InitiateError,
+    StateError,
+)
 from openprepaid.cosem.xdlms_get import (
     GetRequestNext,
     GetRequestNormal,
@@ -305,7 +310,7 @@ class ServerAssociation:
             AARE(
                 result=AssociationResult.REJECTED_PERMANENT,
                 result_source_diagnostic=diagnostic,
-                user_information=InitiateServiceError(value=int(initiate_error)) if initiate_error else None,
+                user_information=ConfirmedServiceError(value=initiate_error) if initiate_error else None,
             ).encode()
         )
         self.state = next_server_state(self.state, ServerInput.AARQ_REFUSED)

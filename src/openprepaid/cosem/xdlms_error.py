@@ -5,7 +5,11 @@ Green Book 9.5 ASN.1).
 the invocation-counter-error choice (6) carries the server's Unsigned32 counter.
 ``Confirmed-Service-Error ::= CHOICE`` of the refused service (initiateError [1], read [5], write [6],
 ...) holding a ``ServiceError ::= CHOICE`` (application-reference [0] ... other [10]) of an
-ENUMERATED value; the value's meaning depends on the ServiceError choice, so it is kept as an int.
+ENUMERATED value; the value's meaning depends on the ServiceError choice, so it is kept as an int
+(an :class:`InitiateError` for the initiate choice when it names one).
+
+:class:`ConfirmedServiceError` is the one type for both places it travels: as an xDLMS APDU, and in
+the AARE user-information of a refused association (``acse_initiate`` re-exports it).
 """
 
 from __future__ import annotations
@@ -123,14 +127,45 @@ class ExceptionResponse(XdlmsApdu):
         return cls(state_error=state, service_error=service, invocation_counter=counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ConfirmedServiceError(XdlmsApdu):
+    """Confirmed-Service-Error [14]: ``service`` (the refused service's alternative), ``error_kind``
+    (the ServiceError alternative) and ``error_value`` (its ENUMERATED value).
+
+    The defaults are the AARE's answer to a refused InitiateRequest (initiateError, initiate), so
+    ``ConfirmedServiceError(value=InitiateError.DLMS_VERSION_TOO_LOW)`` is the usual one; ``value``
+    is accepted for ``error_value`` (and readable as a property) because the ACSE code spells it so.
+    """
+
     TAG: ClassVar[int] = CONFIRMED_SERVICE_ERROR
-    service: ConfirmedService
-    error_kind: ServiceErrorKind
+    service: ConfirmedService | int
+    error_kind: ServiceErrorKind | int
     error_value: int
 
+    def __init__(
+        self,
+        *,
+        service: ConfirmedService | int = ConfirmedService.INITIATE_ERROR,
+        error_kind: ServiceErrorKind | int = ServiceErrorKind.INITIATE,
+        error_value: int | None = None,
+        value: int | None = None,
+    ) -> None:
+        if (error_value is None) == (value is None):
+            raise TypeError("ConfirmedServiceError takes its value once: error_value= (or value=)")
+        object.__setattr__(self, "service", service)
+        object.__setattr__(self, "error_kind", error_kind)
+        object.__setattr__(self, "error_value", error_value if error_value is not None else value)
+
+    @property
+    def value(self) -> int:
+        """The ServiceError's ENUMERATED value (``error_value``)."""
+        return self.error_value
+
     def encode(self) -> bytes:
+        if self.service not in ConfirmedService.__members__.values():
+            raise EncodeError(f"Confirmed-Service-Error alternative {self.service} is not defined")
+        if self.error_kind not in ServiceErrorKind.__members__.values():
+            raise EncodeError(f"ServiceError alternative {self.error_kind} is not defined")
         return (
             bytes((CONFIRMED_SERVICE_ERROR,))
             + enum_octet(self.service, "service")
@@ -140,6 +175,17 @@ class ConfirmedServiceError(XdlmsApdu):
 
     @classmethod
     def read_body(cls, reader: Reader) -> Self:
-        service = _enum(ConfirmedService, reader.u8("service"), reader.pos - 1)
-        kind = _enum(ServiceErrorKind, reader.u8("service-error choice"), reader.pos - 1)
-        return cls(service=service, error_kind=kind, error_value=reader.u8("service-error value"))
+        at = reader.pos
+        try:
+            service = ConfirmedService(reader.u8("service"))
+        except ValueError:
+            raise DecodeError(f"Confirmed-Service-Error alternative {reader.buf[at]} is not defined", at) from None
+        at = reader.pos
+        try:
+            kind = ServiceErrorKind(reader.u8("service-error choice"))
+        except ValueError:
+            raise DecodeError(f"ServiceError alternative {reader.buf[at]} is not defined", at) from None
+        value = reader.u8("service-error value")
+        if kind is ServiceErrorKind.INITIATE and value in InitiateError.__members__.values():
+            value = InitiateError(value)
+        return cls(service=service, error_kind=kind, error_value=value)
