@@ -11,6 +11,7 @@ from openprepaid.hes.command_queue import CommandQueue
 from openprepaid.hes.command_records import CommandRequest
 from openprepaid.hes.command_worker import CommandWorker
 from openprepaid.hes.database import Database
+from openprepaid.hes.meter_read import ReadBackRecorder
 from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.retry import AccessRefusedError, RetryPolicy
 from openprepaid.hes.session import Association, RelayControlState
@@ -28,7 +29,14 @@ LIMITS = ThrottleLimits(max_sessions=8, connections_per_s=1000, burst=100, min_g
 def build(db, bus, clock, rng, factory, metrics=None):
     queue = CommandQueue(db, bus, clock, rng=rng, retry_policy=POLICY, metrics=metrics)
     worker = CommandWorker(
-        queue, factory, TargetDirectory(db), Throttle(LIMITS, clock), clock, max_in_flight=4, metrics=metrics
+        queue,
+        factory,
+        TargetDirectory(db),
+        Throttle(LIMITS, clock),
+        clock,
+        recorder=ReadBackRecorder(db, bus),
+        max_in_flight=4,
+        metrics=metrics,
     )
     return queue, worker
 

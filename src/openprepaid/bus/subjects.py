@@ -11,6 +11,7 @@ BILLING_READINGS = "op.readings.billing"
 INSTANT_READINGS = "op.readings.instant"
 METER_EVENTS = "op.events.meter"
 OUTAGES = "op.events.outage"  # opened / closed, with duration_s
+RELAY_STATES = "op.events.relay"  # the relay as last read back changed (docs/hes.md)
 COMMAND_REQUESTS = "op.commands.request"
 COMMAND_OUTCOMES = "op.commands.outcome"
 WALLET_MOVEMENTS = "op.wallet.movement"

@@ -5,6 +5,9 @@ verifies; ``read_back`` only reads (for a command left in doubt by a crash: if t
 obeyed, the read-back confirms it and nothing is sent twice). Objects per IEC 62056-6-2 and
 IS 15959 (domain.md §4): disconnect control 0.0.96.3.10.255 (class 70, methods 1 remote_disconnect
 and 2 remote_reconnect), limiter 0.0.17.0.0.255 (class 71), clock 0.0.1.0.0.255 (class 8).
+
+A read command (``meter_read``) sends nothing: ``execute`` and ``read_back`` both just read
+(``meter_read.read_meter``), in the meter-reader association (client 32) instead of client 48.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 from openprepaid.hes.clock import Clock
 from openprepaid.hes.command_records import CommandView
-from openprepaid.hes.command_verification import ReadBack
+from openprepaid.hes.command_verification import READ_KINDS, ReadBack
+from openprepaid.hes.meter_read import read_meter
 from openprepaid.hes.retry import UnsupportedOperationError
 from openprepaid.hes.session import (
     CLOCK,
@@ -22,12 +26,15 @@ from openprepaid.hes.session import (
     DISCONNECT_CONTROL,
     LIMITER,
     PAYMENT_MODE,
+    Association,
     MeterSession,
+    MeterTarget,
 )
 from openprepaid.store.model import CommandKind
 
 Reader = Callable[[MeterSession, Mapping[str, Any], Clock], Awaitable[ReadBack]]
 Sender = Callable[[MeterSession, Mapping[str, Any], Clock], Awaitable[None]]
+TargetReader = Callable[[MeterSession, MeterTarget, Clock], Awaitable[ReadBack]]
 
 
 async def _relay(session: MeterSession, _params: Mapping[str, Any], _clock: Clock) -> ReadBack:
@@ -121,6 +128,15 @@ EXECUTORS: Mapping[CommandKind, tuple[Sender, Reader]] = {
 }
 
 
+# Read commands: nothing to send; what is read depends on the meter (its type has a relay or not).
+READS: Mapping[CommandKind, TargetReader] = {CommandKind.METER_READ: read_meter}
+
+
+def association_for(kind: CommandKind) -> Association:
+    """Reads need only the meter-reader association (client 32); everything that sets needs client 48."""
+    return Association.METER_READER if kind in READ_KINDS else Association.UTILITY_SETTINGS
+
+
 def _executor(kind: CommandKind) -> tuple[Sender, Reader]:
     try:
         return EXECUTORS[kind]
@@ -128,12 +144,17 @@ def _executor(kind: CommandKind) -> tuple[Sender, Reader]:
         raise UnsupportedOperationError(f"no executor for {kind.value}") from exc
 
 
-async def execute(session: MeterSession, command: CommandView, clock: Clock) -> ReadBack:
+async def execute(session: MeterSession, command: CommandView, clock: Clock, target: MeterTarget) -> ReadBack:
+    if command.kind in READS:
+        return await READS[command.kind](session, target, clock)
     send, read = _executor(command.kind)
     await send(session, command.params, clock)
     return await read(session, command.params, clock)
 
 
-async def read_back(session: MeterSession, command: CommandView, clock: Clock) -> ReadBack:
+async def read_back(session: MeterSession, command: CommandView, clock: Clock, target: MeterTarget) -> ReadBack:
+    """Read only (a command in doubt after a crash): never sends anything; a read command reads again."""
+    if command.kind in READS:
+        return await READS[command.kind](session, target, clock)
     _send, read = _executor(command.kind)
     return await read(session, command.params, clock)

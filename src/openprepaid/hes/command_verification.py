@@ -5,6 +5,9 @@ A command is confirmed only by reading the object it changed back from the meter
 (IEC 62056-6-2 class 70, attribute 2 output_state and attribute 3 control_state), a limiter
 command by the limiter 0.0.17.0.0.255, a clock sync by the clock 0.0.1.0.0.255. These functions are
 pure: the queue refuses ``confirmed`` unless ``verify_readback`` says the read-back matches.
+
+A read command (``meter_read``) sets nothing, so there is no effect to verify: it is confirmed when
+the read succeeded, and its read-back is the result (``READ_KINDS``, ``_verify_read``).
 """
 
 from __future__ import annotations
@@ -22,12 +25,19 @@ from openprepaid.hes.session import (
     DISCONNECT_CONTROL,
     LIMITER,
     PAYMENT_MODE,
+    PROFILE_OBJECTS,
     CosemValue,
+    ProfileKind,
     RelayControlState,
 )
 from openprepaid.store.model import CommandKind
 
 RELAY_KINDS = frozenset({CommandKind.RELAY_DISCONNECT, CommandKind.RELAY_RECONNECT})
+# Commands that only read: nothing is sent before the read, and the read-back is the result.
+READ_KINDS = frozenset({CommandKind.METER_READ})
+# The object a meter read's read-back names: the instantaneous profile (its clock and relay come along).
+METER_READ_OBJECT = PROFILE_OBJECTS[ProfileKind.INSTANT][0]
+METER_READ_CLASS_ID = 7  # profile generic
 DEFAULT_CLOCK_TOLERANCE_S = 5
 MAX_THRESHOLD_W = 10_000_000
 MAX_BALANCE_PAISE = 10**12
@@ -36,6 +46,7 @@ DEFAULT_PRIORITY: Mapping[CommandKind, Priority] = {
     CommandKind.RELAY_DISCONNECT: Priority.RELAY,
     CommandKind.RELAY_RECONNECT: Priority.RELAY,
     CommandKind.CLOCK_SYNC: Priority.SCHEDULED,
+    CommandKind.METER_READ: Priority.ON_DEMAND,
 }
 
 
@@ -73,10 +84,15 @@ class Verdict:
 
 
 def jsonable(value: CosemValue | Any) -> Any:
+    """JSON-ready: octets as hex, date-times in ISO 8601, inside lists and mappings too."""
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
     return value
 
 
@@ -95,10 +111,16 @@ def _require_reference(params: Mapping[str, Any], member: str) -> None:
         raise InvalidCommandError(f"bad object reference {class_id}/{obis}/{index}")
 
 
-def validate_params(kind: CommandKind, params: Mapping[str, Any], *, has_relay: bool) -> None:
-    """Refuse a command before it is queued; raises ``InvalidCommandError``."""
+def _refuse_for_meter(kind: CommandKind, params: Mapping[str, Any], *, has_relay: bool) -> None:
     if kind in RELAY_KINDS and not has_relay:
         raise InvalidCommandError(f"{kind.value}: this meter type has no relay (CT/PT meter)")
+    if kind in READ_KINDS and params:
+        raise InvalidCommandError(f"{kind.value} takes no parameters")
+
+
+def validate_params(kind: CommandKind, params: Mapping[str, Any], *, has_relay: bool) -> None:
+    """Refuse a command before it is queued; raises ``InvalidCommandError``."""
+    _refuse_for_meter(kind, params, has_relay=has_relay)
     if kind is CommandKind.LOAD_LIMIT_SET:
         threshold = _require(params, "threshold_w", int)
         if not 0 < threshold <= MAX_THRESHOLD_W:
@@ -146,7 +168,9 @@ _EXPECTED: Mapping[CommandKind, Callable[[Mapping[str, Any]], tuple[str, dict[st
 
 
 def expected_values(kind: CommandKind, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(object the read-back must come from, values it must show)."""
+    """(object the read-back must come from, values it must show); not for ``READ_KINDS`` (nothing set)."""
+    if kind in READ_KINDS:
+        raise ValueError(f"{kind.value} sets nothing: there is no effect to expect")
     return _EXPECTED[kind](params)
 
 
@@ -154,11 +178,17 @@ def verify_readback(kind: CommandKind, params: Mapping[str, Any], readback: Read
     """Does ``readback`` prove that the command took effect?"""
     if readback is None:
         return Verdict(False, "no read-back")
+    if kind in READ_KINDS:
+        return _verify_read(readback)
     obis, expected = expected_values(kind, params)
     if readback.obis != obis:
         return Verdict(False, f"read-back of {readback.obis}, need {obis}", expected)
     if kind is CommandKind.CLOCK_SYNC:
         return _verify_clock(params, readback)
+    return _verify_values(readback, expected)
+
+
+def _verify_values(readback: ReadBack, expected: Mapping[str, Any]) -> Verdict:
     for name, value in expected.items():
         if name not in readback.values:
             return Verdict(False, f"read-back lacks {name}", expected)
@@ -176,3 +206,10 @@ def _verify_clock(params: Mapping[str, Any], readback: ReadBack) -> Verdict:
     if abs(drift_s) > tolerance:
         return Verdict(False, f"clock still {drift_s:+.0f} s off (tolerance {tolerance} s)")
     return Verdict(True, f"clock within {drift_s:+.0f} s")
+
+
+def _verify_read(readback: ReadBack) -> Verdict:
+    """A read sets nothing: it is done when the meter answered it. Only the read-back's shape is checked."""
+    if readback.obis != METER_READ_OBJECT:
+        return Verdict(False, f"read-back of {readback.obis}, need {METER_READ_OBJECT}")
+    return Verdict(True, "read done (nothing was set, nothing to verify)")

@@ -5,6 +5,10 @@ logged with meter, command, correlation id and the decision taken, and counts as
 Commands ``sent`` by a process that crashed are *in doubt*: ``recover`` (at start) and each round
 (after ``stale_after``) read their object back instead of sending them again; only if the read-back
 shows the command did not take effect does it go back to the queue to be sent again.
+
+Whatever a command read from the meter is kept before its outcome is recorded (``ReadBackRecorder``):
+the relay state of a relay command's read-back (confirmed or not: it is what the meter said), and a
+``meter_read``'s values and relay state.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from openprepaid.hes import command_executor
 from openprepaid.hes.clock import Clock, sleep_until_set
 from openprepaid.hes.command_queue import CommandQueue
 from openprepaid.hes.command_records import CommandView
+from openprepaid.hes.meter_read import ReadBackRecorder
 from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.retry import describe, is_retryable
-from openprepaid.hes.session import Association, MeterSessionFactory
+from openprepaid.hes.session import MeterSessionFactory
 from openprepaid.hes.targets import TargetDirectory
 from openprepaid.hes.throttle import Throttle
 
@@ -35,6 +40,7 @@ class CommandWorker:
         throttle: Throttle,
         clock: Clock,
         *,
+        recorder: ReadBackRecorder,
         max_in_flight: int = 32,
         stale_after: timedelta = timedelta(minutes=10),
         poll_s: float = 5.0,
@@ -47,6 +53,7 @@ class CommandWorker:
         self._targets = targets
         self._throttle = throttle
         self._clock = clock
+        self._recorder = recorder
         self._max_in_flight = max_in_flight
         self._stale_after = stale_after
         self._poll_s = poll_s
@@ -134,23 +141,24 @@ class CommandWorker:
     async def _attempt(self, command: CommandView, *, verify_only: bool) -> CommandView:
         started_at = self._clock.now()
         traffic = (0, 0)
+        association = command_executor.association_for(command.kind)
         try:
             target = await self._targets.get(command.meter_id)
             async with (
                 self._throttle.slot(command.meter_id, command.priority),
-                self._sessions.open(target, Association.UTILITY_SETTINGS) as session,
+                self._sessions.open(target, association) as session,
             ):
                 try:
                     if verify_only:
-                        readback = await command_executor.read_back(session, command, self._clock)
+                        readback = await command_executor.read_back(session, command, self._clock, target)
                     else:
-                        readback = await command_executor.execute(session, command, self._clock)
+                        readback = await command_executor.execute(session, command, self._clock, target)
                 finally:
                     traffic = (session.bytes_sent, session.bytes_received)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # task boundary: one command's failure must not stop the worker
-            self._session_ended(started_at, traffic, ok=False)
+            self._session_ended(association.name.lower(), started_at, traffic, ok=False)
             view = await self._queue.attempt_failed(command.id, exc)
             log.warning(
                 "command %d %s failed: meter=%d correlation=%s error=%s retryable=%s decision=%s attempts=%d",
@@ -164,7 +172,9 @@ class CommandWorker:
                 view.attempts,
             )
             return view
-        self._session_ended(started_at, traffic, ok=True)
+        self._session_ended(association.name.lower(), started_at, traffic, ok=True)
+        # Kept first: if recording fails (database down) the command stays sent, in doubt, and is read again.
+        await self._recorder.record(command.kind, command.meter_id, readback, source=f"command:{command.id}")
         view = await self._queue.complete(command.id, readback)
         log.info(
             "command %d %s %s: meter=%d correlation=%s readback=%s",
@@ -177,9 +187,7 @@ class CommandWorker:
         )
         return view
 
-    def _session_ended(self, started_at: datetime, traffic: tuple[int, int], *, ok: bool) -> None:
+    def _session_ended(self, association: str, started_at: datetime, traffic: tuple[int, int], *, ok: bool) -> None:
         if self._metrics is not None:
             elapsed = (self._clock.now() - started_at).total_seconds()
-            self._metrics.session_ended(
-                "utility_settings", ok=ok, seconds=elapsed, sent=traffic[0], received=traffic[1]
-            )
+            self._metrics.session_ended(association, ok=ok, seconds=elapsed, sent=traffic[0], received=traffic[1])

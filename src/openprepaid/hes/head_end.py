@@ -32,6 +32,7 @@ from openprepaid.hes.credentials import CredentialStore
 from openprepaid.hes.database import Database
 from openprepaid.hes.group_commit import GroupCommitDatabase
 from openprepaid.hes.invocation_counters import InvocationCounterStore
+from openprepaid.hes.meter_read import ReadBackRecorder
 from openprepaid.hes.metrics import HesMetrics
 from openprepaid.hes.priority import Priority
 from openprepaid.hes.push_handler import PushHandler
@@ -129,6 +130,7 @@ def build_head_end(
         targets,
         throttle,
         clock,
+        recorder=ReadBackRecorder(db, bus),
         max_in_flight=config.commands_in_flight,
         poll_s=config.command_poll_s,
         metrics=metrics,
