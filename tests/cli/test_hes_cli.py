@@ -3,7 +3,10 @@
 The fleet and the head-end each run as a real subprocess (``python -m openprepaid ...``), as an
 operator starts them; the queueing commands run in-process with Typer's CliRunner on the same
 SQLite file. A disconnect queued from the command line is sent by the running head-end and shown
-``confirmed`` only with the read-back; the on-demand read sees the open relay.
+``confirmed`` only with the read-back; the on-demand read sees the open relay, and ``meters show``
+the relay as last read. A dial-in meter is read through the running head-end (a ``meter_read``
+command the command line queues and waits for); with no head-end running it times out, exit 3,
+and the same ``--key`` later finds the same command.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from openprepaid.cli import app
 from openprepaid.keyvault import KeyVault, load_master_key
 from openprepaid.settings import Settings
 from openprepaid.simulator.fleet import Fleet, FleetConfig
+from openprepaid.store.model import CommMode
 from tests.cli.test_simulate_cli import RunningFleet, start_simulator
 from tests.hes.simulated_meters import fleet_meters, register_fleet
 
@@ -118,6 +122,22 @@ def test_a_disconnect_from_the_command_line_is_confirmed_by_read_back(township):
         assert result["serial"] == "OPS00000004" and result["relay"]["control_state"] == "disconnected"
         assert result["instant"][0]["import_wh_total"] > 0 and abs(result["clock_drift_s"]) < 10
 
+        shown = json.loads(invoke(data_dir, "meters", "show", "OPS00000004", "--json").output)
+        assert (shown["relay_connected"], shown["relay_control_state"]) == (False, 0)
+        assert shown["relay_read_at"] == result["relay"]["read_at"]  # the newest read is on record
+        listed = invoke(data_dir, "meters", "list").output
+        assert "open, read " in listed and " IST" in listed and "no relay" in listed  # meter 1 is a CT meter
+
+        # Any meter can be read by the running head-end instead: the same JSON, from command.readback.
+        through = invoke(data_dir, "hes", "read", "#4", "--via-head-end", "--timeout-s", "60")
+        assert through.exit_code == 0, through.output
+        via_head_end = json.loads(through.output)
+        assert via_head_end.keys() == result.keys() and via_head_end["relay"].keys() == result["relay"].keys()
+        assert via_head_end["relay"]["control_state"] == "disconnected"
+        assert via_head_end["instant"][0].keys() == result["instant"][0].keys()
+        status = invoke(data_dir, "hes", "command", "status", "#4").output
+        assert "meter_read confirmed" in status and "by=operator:cli" in status
+
         metrics_url = f"http://127.0.0.1:{hes.port('metrics')}/metrics"
         with urllib.request.urlopen(metrics_url, timeout=5) as response:
             text = response.read().decode()
@@ -140,9 +160,66 @@ def test_the_on_demand_read_of_a_meter_without_relay_and_refusals(township):
     assert refused.exit_code == 1 and "relay" in refused.output
     unknown = invoke(data_dir, "hes", "command", "disconnect", "NOBODY")
     assert unknown.exit_code == 1 and "no single meter" in unknown.output
-    assert invoke(data_dir, "hes", "command", "status", "OPS00000001").output.strip().endswith("no relay commands")
+    assert (
+        invoke(data_dir, "hes", "command", "status", "OPS00000001").output.strip().endswith("no relay or read commands")
+    )
+    shown = invoke(data_dir, "meters", "show", "OPS00000001")
+    assert shown.exit_code == 0 and "relay:     no relay" in shown.output
+    assert invoke(data_dir, "meters", "show", "NOBODY").exit_code == 1
     bad_title = invoke(data_dir, "hes", "run", "--system-title", "0102")
     assert bad_title.exit_code == 2 and "8 octets" in bad_title.output
+
+
+def test_a_dial_in_meter_is_read_through_the_running_head_end(tmp_path):
+    data_dir = tmp_path / "hes"
+    settings = Settings(data_dir=data_dir)
+    engine, sessions = build_store(settings)
+    model = Fleet(FleetConfig(size=METERS, seed=SEED, history_days=0, billing_history=False), 0)
+    register_fleet(
+        sessions, KeyVault(load_master_key(settings)), fleet_meters(model), first_port=None, comm_mode=CommMode.DIAL_IN
+    )
+    engine.dispose()
+
+    # No head-end runs: the read is queued, nobody runs it in time, exit 3 and the command stays queued.
+    waited = invoke(data_dir, "hes", "read", "OPS00000004", "--timeout-s", "1", "--key", "read-4")
+    assert waited.exit_code == 3, waited.output
+    assert "no head-end ran meter_read #" in waited.output and "stays queued" in waited.output
+    command_ref = waited.output.split("meter_read ", 1)[1].split()[0]
+    status = invoke(data_dir, "hes", "command", "status", "OPS00000004").output
+    assert f"{command_ref} meter_read queued" in status
+
+    hes = start_hes(data_dir, "--tick-s", "3600", "--command-poll-s", "0.3", "--response-timeout-s", "5")
+    fleet = start_simulator(
+        tmp_path,
+        "--seed",
+        str(SEED),
+        "--history-days",
+        "1",
+        "--dial-in",
+        f"127.0.0.1:{hes.port('dial-in')}",
+        meters=METERS,
+    )
+    try:
+        # The same key finds the same command, which the head-end runs once the meter has dialled in.
+        read = invoke(data_dir, "hes", "read", "OPS00000004", "--timeout-s", "120", "--key", "read-4")
+        assert read.exit_code == 0, read.output
+        result = json.loads(read.output)
+        assert result["serial"] == "OPS00000004" and result["relay"]["control_state"] == "connected"
+        assert result["instant"][0]["import_wh_total"] > 0 and abs(result["clock_drift_s"]) < 10
+        assert f"{command_ref} meter_read confirmed" in invoke(data_dir, "hes", "command", "status", "#4").output
+
+        no_relay = invoke(data_dir, "hes", "read", "OPS00000001", "--timeout-s", "120")
+        assert no_relay.exit_code == 0, no_relay.output
+        assert json.loads(no_relay.output)["relay"] is None  # a CT meter
+    finally:
+        fleet.stop()
+        code, err = hes.stop()
+    assert code == 0, err[-2000:]
+    assert "Traceback" not in err
+    shown = json.loads(invoke(data_dir, "meters", "show", "OPS00000004", "--json").output)
+    assert shown["relay_connected"] is True and shown["relay_control_state"] == 1
+    assert shown["relay_read_at"] == result["relay"]["read_at"] and shown["comm_mode"] == "dial_in"
+    assert "relay:     closed, read " in invoke(data_dir, "meters", "show", "OPS00000004").output
 
 
 def test_run_stops_cleanly_and_serves_metrics(tmp_path):

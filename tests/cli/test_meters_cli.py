@@ -1,6 +1,9 @@
-"""``openprepaid meters import|list|availability`` end to end on a SQLite file."""
+"""``openprepaid meters import|list|show|availability`` end to end on a SQLite file."""
 
 from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +13,7 @@ from openprepaid.cli import app
 from openprepaid.store import migrate
 from openprepaid.store.engine import make_engine, make_session_factory
 from openprepaid.store.model import Meter
+from openprepaid.store.repository import meter_relay
 from tests.store.factories import make_account, make_meter_type, make_utility
 
 runner = CliRunner()
@@ -113,3 +117,36 @@ def test_dry_run_and_bad_arguments(database):
     (tmp_path / "latin1.csv").write_bytes("serial\n\xe9\n".encode("latin-1"))
     result = invoke(tmp_path, "meters", "import", str(tmp_path / "latin1.csv"))
     assert result.exit_code == 1 and "not UTF-8" in result.output
+
+
+def test_list_and_show_the_relay_as_last_read(database):
+    tmp_path, url, (type_code, account_no) = database
+    assert invoke(tmp_path, "meters", "import", str(write_csv(tmp_path, type_code, account_no))).exit_code == 0
+    result = invoke(tmp_path, "meters", "list")
+    assert result.output.count("not read") == 2  # the meter type has a relay; nobody read it yet
+    engine = make_engine(url)
+    with make_session_factory(engine).begin() as session:
+        first, second = session.execute(select(Meter.id).order_by(Meter.serial)).scalars()
+        read_at = datetime(2026, 11, 24, 5, 12, 30, tzinfo=UTC)  # 10:42 in Asia/Kolkata
+        meter_relay.record_relay_state(session, first, connected=False, control_state=0, read_at=read_at)
+        meter_relay.record_relay_state(session, second, connected=False, control_state=2, read_at=read_at)
+    engine.dispose()
+
+    listed = invoke(tmp_path, "meters", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "open, read 2026-11-24 10:42 IST" in listed.output
+    assert "open, ready for reconnection, read 2026-11-24 10:42 IST" in listed.output
+    rows = json.loads(invoke(tmp_path, "meters", "list", "--json").output)
+    assert [(r["serial"], r["relay_connected"], r["relay_control_state"]) for r in rows] == [
+        ("40000001", False, 0),
+        ("40000002", False, 2),
+    ]
+    assert rows[0]["relay_read_at"] == "2026-11-24T05:12:30+00:00" and rows[0]["has_relay"] is True
+    assert PASSWORD not in listed.output
+
+    shown = invoke(tmp_path, "meters", "show", "OPS40000001")
+    assert shown.exit_code == 0, shown.output
+    assert "relay:     open, read 2026-11-24 10:42 IST" in shown.output and account_no in shown.output
+    assert json.loads(invoke(tmp_path, "meters", "show", f"#{first}", "--json").output)["meter_id"] == first
+    unknown = invoke(tmp_path, "meters", "show", "#999999")
+    assert unknown.exit_code == 1 and "no single meter" in unknown.output

@@ -3,11 +3,13 @@
 openprepaid hes run [--host H] [--push-port P] [--dial-in-port P] [--metrics-port P] [--max-sessions N]
 openprepaid hes command disconnect|reconnect METER [--reason TEXT] [--deadline-min N] [--key K]
 openprepaid hes command status METER [--limit N]
-openprepaid hes read METER
+openprepaid hes read METER [--timeout-s S] [--via-head-end] [--key K] [--deadline-min N]
 
 ``run`` prints one line ``ready: ...`` once its listeners are open and runs until Ctrl-C or SIGTERM.
 METER is a serial (optionally after the manufacturer code) or ``#ID``. Commands are queued in the
 database; a running head-end (this or another node) sends them and confirms them only by read-back.
+``read`` dials a dial meter itself; a dial-in meter (or any, with ``--via-head-end``) is read by a
+running head-end through a ``meter_read`` command, which ``read`` queues and waits for.
 """
 
 from __future__ import annotations
@@ -27,31 +29,33 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openprepaid.app import runtime
 from openprepaid.cli.context import settings_of
-from openprepaid.hes import profile_mapping
 from openprepaid.hes.clock import SystemClock
 from openprepaid.hes.command_queue import CommandQueue
 from openprepaid.hes.command_records import CommandRequest, CommandView
+from openprepaid.hes.command_state import TERMINAL_STATES
 from openprepaid.hes.credentials import CredentialStore
 from openprepaid.hes.database import Database
 from openprepaid.hes.dlms_session import DlmsSessionFactory, VaultCredentials
 from openprepaid.hes.head_end import HeadEndConfig
 from openprepaid.hes.invocation_counters import InvocationCounterStore
+from openprepaid.hes.meter_read import ReadBackRecorder, read_meter
 from openprepaid.hes.retry import HesError, describe
 from openprepaid.hes.service import DEFAULT_SYSTEM_TITLE, HesService, HesServiceConfig
-from openprepaid.hes.session import Association, ProfileKind
+from openprepaid.hes.session import Association
 from openprepaid.hes.targets import TargetDirectory, UnknownMeterError
 from openprepaid.hes.throttle import ThrottleLimits
 from openprepaid.settings import Mode, Settings
 from openprepaid.store.model import CommandKind, CommandState, CommMode
 from openprepaid.store.repository import command as command_repo
 from openprepaid.store.repository import hes as hes_repo
-from openprepaid.store.repository import reading as reading_repo
 
 app = typer.Typer(help="The head-end: run it, queue relay commands, read a meter on demand.", no_args_is_help=True)
 command_app = typer.Typer(help="Queue and inspect relay commands (confirmed only by read-back).", no_args_is_help=True)
 app.add_typer(command_app, name="command")
 
-RELAY_KINDS = (CommandKind.RELAY_DISCONNECT, CommandKind.RELAY_RECONNECT)
+STATUS_KINDS = (CommandKind.RELAY_DISCONNECT, CommandKind.RELAY_RECONNECT, CommandKind.METER_READ)
+EXIT_STILL_QUEUED = 3  # ``hes read`` through a head-end: none ran the command in time; it stays queued
+WAIT_POLL_S = 0.25
 
 
 def _system_title(text: str) -> bytes:
@@ -237,21 +241,21 @@ command_app.command("reconnect")(
 def status(
     ctx: typer.Context,
     meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
-    limit: int = typer.Option(10, "--limit", min=1, max=1000, help="the newest this many relay commands"),
+    limit: int = typer.Option(10, "--limit", min=1, max=1000, help="the newest this many commands"),
 ) -> None:
-    """The meter's relay commands, newest last, with their state and read-back."""
+    """The meter's relay and read commands, newest last, with their state and read-back."""
     settings = settings_of(ctx)
 
     async def work() -> list[CommandView]:
         async with runtime(settings, upgrade=settings.mode is Mode.EMBEDDED) as rt:
             with rt.sessions() as session:
                 meter_id = _resolve_meter(session, meter)
-                rows = command_repo.open_commands_of_kinds(session, meter_id, RELAY_KINDS, list(CommandState))
+                rows = command_repo.open_commands_of_kinds(session, meter_id, STATUS_KINDS, list(CommandState))
                 return [CommandView.of(row) for row in rows[-limit:]]
 
     views = asyncio.run(work())
     if not views:
-        typer.echo(f"{meter}: no relay commands")
+        typer.echo(f"{meter}: no relay or read commands")
     for view in views:
         typer.echo(_describe(view))
 
@@ -264,30 +268,82 @@ def read(
     ctx: typer.Context,
     meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
     system_title: str = typer.Option(DEFAULT_SYSTEM_TITLE.hex(), "--system-title", help="our 8-octet title, hex"),
-    timeout_s: float = typer.Option(30.0, "--timeout-s", min=0.1, help="per request"),
+    timeout_s: float = typer.Option(
+        30.0, "--timeout-s", min=0.1, help="dialling: per request; through a head-end: how long to wait for it"
+    ),
+    via_head_end: bool = typer.Option(
+        False, "--via-head-end", help="let a running head-end read it (always so for dial-in meters)"
+    ),
+    key: str | None = typer.Option(None, "--key", help="through a head-end: the same key never queues twice"),
+    deadline_min: int = typer.Option(
+        60, "--deadline-min", min=1, help="through a head-end: expire if not read by then"
+    ),
 ) -> None:
     """Read the meter now (clock, instantaneous values, relay state), store the values, print JSON.
 
-    Dials the meter from this process (meter-reader association); a dial-in meter can only be read
-    by the head-end that holds its connection.
+    A dial meter is dialled from this process (meter-reader association). A dial-in meter can only be
+    reached by the head-end holding its connection: then (and with --via-head-end) a meter_read
+    command is queued and this waits up to --timeout-s for a running head-end to run it. Exit codes:
+    0 read and printed, 1 error (unknown meter, read failed or expired), 2 bad usage, 3 no head-end
+    ran it in time (the command stays queued until its deadline; its id is printed).
     """
     settings = settings_of(ctx)
+    title = _system_title(system_title)
     try:
-        result = asyncio.run(_read(settings, meter, _system_title(system_title), timeout_s))
+        result = asyncio.run(
+            _read(settings, meter, title, timeout_s, via_head_end=via_head_end, key=key, deadline_min=deadline_min)
+        )
     except (HesError, UnknownMeterError) as exc:
         raise _fail(describe(exc)) from exc
-    typer.echo(json.dumps(result, default=str))
+    if isinstance(result, CommandView):
+        result = _read_result(result, meter, timeout_s)
+    typer.echo(json.dumps(result))
 
 
-async def _read(settings: Settings, meter: str, title: bytes, timeout_s: float) -> dict[str, Any]:
+def _read_result(view: CommandView, meter: str, timeout_s: float) -> dict[str, Any]:
+    """The printed result of a meter_read command; raises the exit for every other outcome."""
+    if view.state is CommandState.CONFIRMED and view.readback is not None:
+        values: dict[str, Any] = dict(view.readback["values"])
+        return values
+    if view.state in TERMINAL_STATES:
+        raise _fail(f"meter_read #{view.id} {view.state.value}: {view.last_error or 'no result'}")
+    deadline = view.deadline_at.isoformat(timespec="seconds") if view.deadline_at else "no deadline"
+    typer.echo(
+        f"no head-end ran meter_read #{view.id} within {timeout_s:g} s: it stays {view.state.value} "
+        f"until {deadline} (see: openprepaid hes command status {meter})",
+        err=True,
+    )
+    raise typer.Exit(EXIT_STILL_QUEUED)
+
+
+async def _read(
+    settings: Settings,
+    meter: str,
+    title: bytes,
+    timeout_s: float,
+    *,
+    via_head_end: bool,
+    key: str | None,
+    deadline_min: int,
+) -> dict[str, Any] | CommandView:
+    """The values read (dialled from here), or the meter_read command as it stands (through a head-end)."""
     async with runtime(settings, upgrade=settings.mode is Mode.EMBEDDED) as rt:
         with rt.sessions() as session:
             meter_id = _resolve_meter(session, meter)
         db = Database(rt.sessions, offload=False)
         clock = SystemClock()
         target = await TargetDirectory(db).get(meter_id)
-        if target.comm_mode is CommMode.DIAL_IN:
-            raise _fail(f"meter {target.serial} dials in: only the running head-end holding its connection reads it")
+        if via_head_end or target.comm_mode is CommMode.DIAL_IN:
+            request = CommandRequest(
+                meter_id=meter_id,
+                kind=CommandKind.METER_READ,
+                actor="operator:cli",
+                reason="on-demand read",
+                decision={"source": "openprepaid hes read"},
+                idempotency_key=key,
+                deadline_at=clock.now() + timedelta(minutes=deadline_min),
+            )
+            return await _wait_for(_queue(rt.sessions, rt.bus), request, timeout_s)
         factory = DlmsSessionFactory(
             VaultCredentials(CredentialStore(db, rt.vault), client_system_title=title),
             InvocationCounterStore(db, clock),
@@ -296,24 +352,24 @@ async def _read(settings: Settings, meter: str, title: bytes, timeout_s: float) 
             connect_timeout_s=timeout_s,
         )
         async with factory.open(target, Association.METER_READER) as meter_session:
-            clock_reading = await meter_session.read_clock()
-            scalers = await meter_session.read_scalers(ProfileKind.INSTANT)
-            capture = await meter_session.read_instant()
-            relay = await meter_session.read_relay_state() if target.has_relay else None
-        rows = profile_mapping.instant_rows(capture, scalers, meter_id=meter_id, received_at=clock.now())
-        await db.run(lambda session: reading_repo.store_instant_readings(session, rows))
-        await db.run(lambda session: hes_repo.mark_seen(session, meter_id, clock_reading.read_at))
-    drift_s = (clock_reading.meter_time_at - clock_reading.read_at).total_seconds()
-    return {
-        "meter_id": meter_id,
-        "serial": target.serial,
-        "meter_time_at": clock_reading.meter_time_at.isoformat(),
-        "clock_drift_s": round(drift_s, 1),
-        "instant": [{k: v for k, v in row.items() if k not in {"meter_id", "received_at"}} for row in rows],
-        "relay": None
-        if relay is None
-        else {"output_state": relay.output_state, "control_state": relay.control_state.name.lower()},
-    }
+            readback = await read_meter(meter_session, target, clock)
+        await ReadBackRecorder(db, rt.bus).record(CommandKind.METER_READ, meter_id, readback, source="cli")
+    values: dict[str, Any] = readback.to_json()["values"]
+    return values
+
+
+async def _wait_for(queue: CommandQueue, request: CommandRequest, timeout_s: float) -> CommandView:
+    """Queue the read (or find it by its key) and poll it until it is done or ``timeout_s`` passed."""
+    view = (await queue.enqueue(request)).command
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + timeout_s
+    while view.state not in TERMINAL_STATES:
+        remaining = give_up_at - loop.time()
+        if remaining <= 0:
+            break
+        await asyncio.sleep(min(WAIT_POLL_S, remaining))
+        view = await queue.get(view.id) or view
+    return view
 
 
 __all__ = ["app"]

@@ -1,10 +1,17 @@
-"""``openprepaid meters``: register meters in bulk from CSV, list them, report data availability."""
+"""``openprepaid meters``: register meters in bulk from CSV, list and show them, report data availability.
+
+``list`` and ``show`` give the relay as last read back from the meter (never what a command asked
+for): ``open`` (supply disconnected) or ``closed``, and when it was read, in the utility's zone;
+``--json`` gives the raw fields instead (``relay_connected``, ``relay_control_state``, ``relay_read_at``).
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from sqlalchemy import Engine
@@ -15,11 +22,14 @@ from openprepaid.app import build_store
 from openprepaid.cli.context import settings_of
 from openprepaid.hes import availability
 from openprepaid.hes.meter_import import import_meters, parse_csv
+from openprepaid.hes.session import RelayControlState
 from openprepaid.keyvault import KeyVault, KeyVaultError, load_master_key
 from openprepaid.settings import Mode, Settings
 from openprepaid.store.engine import DatabaseURLError
 from openprepaid.store.model import MeterStatus
+from openprepaid.store.repository import hes as hes_repo
 from openprepaid.store.repository import meter_registry
+from openprepaid.store.repository.meter_registry import MeterListRow
 
 app = typer.Typer(help="Register meters in bulk, list them, report data availability.", no_args_is_help=True)
 
@@ -98,14 +108,57 @@ def import_csv(
         raise typer.Exit(1)
 
 
+def relay_text(row: MeterListRow) -> str:
+    """The relay as last read, e.g. ``open, read 2026-11-24 10:42 IST``; ``no relay``; ``not read``."""
+    if not row.has_relay:
+        return "no relay"
+    if row.relay_read_at is None or row.relay_connected is None:
+        return "not read"
+    state = "closed" if row.relay_connected else "open"
+    usual = RelayControlState.CONNECTED if row.relay_connected else RelayControlState.DISCONNECTED
+    if row.relay_control_state == RelayControlState.READY_FOR_RECONNECTION:
+        state += ", ready for reconnection"
+    elif row.relay_control_state != usual:
+        state += f", control state {row.relay_control_state}"
+    try:
+        zone = ZoneInfo(row.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return f"{state}, read {row.relay_read_at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')}"
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def row_json(row: MeterListRow) -> dict[str, Any]:
+    return {
+        "meter_id": row.meter_id,
+        "serial": row.serial,
+        "manufacturer_code": row.manufacturer_code,
+        "meter_type": row.meter_type,
+        "comm_mode": row.comm_mode,
+        "host": row.host,
+        "port": row.port,
+        "status": row.status,
+        "account_no": row.account_no,
+        "last_seen_at": _iso(row.last_seen_at),
+        "has_relay": row.has_relay,
+        "relay_connected": row.relay_connected,
+        "relay_control_state": row.relay_control_state,
+        "relay_read_at": _iso(row.relay_read_at),
+    }
+
+
 @app.command("list")
 def list_meters(
     ctx: typer.Context,
     utility: str | None = typer.Option(None, "--utility", help="only this utility's meters"),
     status: MeterStatus | None = typer.Option(None, "--status", help="only meters in this status"),
     limit: int = typer.Option(1000, "--limit", min=1, max=100_000, help="at most this many rows"),
+    as_json: bool = typer.Option(False, "--json", help="a JSON array with the raw fields"),
 ) -> None:
-    """List registered meters (never their secrets)."""
+    """List registered meters (never their secrets), with the relay as last read."""
     engine, sessions = _store(settings_of(ctx))
     try:
         with sessions() as session:
@@ -114,17 +167,57 @@ def list_meters(
             )
     finally:
         engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([row_json(row) for row in rows]))
+        return
     typer.echo(
-        f"{'serial':<16} {'mfr':<4} {'type':<14} {'comm':<8} {'address':<22} {'status':<10} {'account':<12} last seen"
+        f"{'serial':<16} {'mfr':<4} {'type':<14} {'comm':<8} {'address':<22} {'status':<10} {'account':<12} "
+        f"{'last seen':<25} relay"
     )
     for row in rows:
         address = f"{row.host}:{row.port}" if row.host else "-"
         seen = row.last_seen_at.isoformat(timespec="seconds") if row.last_seen_at else "never"
         typer.echo(
             f"{row.serial:<16} {row.manufacturer_code:<4} {row.meter_type:<14} {row.comm_mode:<8} {address:<22} "
-            f"{row.status:<10} {row.account_no or '-':<12} {seen}"
+            f"{row.status:<10} {row.account_no or '-':<12} {seen:<25} {relay_text(row)}"
         )
     typer.echo(f"{len(rows)} meters")
+
+
+@app.command("show")
+def show_meter(
+    ctx: typer.Context,
+    meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
+    as_json: bool = typer.Option(False, "--json", help="a JSON object with the raw fields"),
+) -> None:
+    """One meter: registry fields, when last seen, and the relay as last read back."""
+    engine, sessions = _store(settings_of(ctx))
+    try:
+        with sessions() as session:
+            if meter.startswith("#") and meter[1:].isdigit():
+                meter_id: int | None = int(meter[1:])
+            else:
+                meter_id = hes_repo.meter_id_by_identity(session, None, meter)
+            row = None if meter_id is None else meter_registry.meter_row(session, meter_id)
+    finally:
+        engine.dispose()
+    if row is None:
+        typer.echo(f"error: no single meter {meter!r} (try MFRSERIAL or #ID)", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(row_json(row)))
+        return
+    fields = {
+        "meter": f"#{row.meter_id} {row.manufacturer_code}{row.serial}",
+        "type": row.meter_type,
+        "comm": row.comm_mode + (f" {row.host}:{row.port}" if row.host else ""),
+        "status": row.status,
+        "account": row.account_no or "-",
+        "last seen": row.last_seen_at.isoformat(timespec="seconds") if row.last_seen_at else "never",
+        "relay": relay_text(row),
+    }
+    for name, value in fields.items():
+        typer.echo(f"{name + ':':<11}{value}")
 
 
 @app.command("availability")

@@ -1,12 +1,13 @@
-"""Meter registry SQL for bulk import and listing: look-ups by natural key, installations."""
+"""Meter registry SQL for bulk import, listing and showing meters: look-ups by natural key, installations."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import Account, Meter, MeterInstallation, MeterStatus, MeterType, Utility
@@ -85,12 +86,16 @@ class MeterListRow:
     status: str
     last_seen_at: datetime | None
     account_no: str | None
+    has_relay: bool = False
+    # The relay as last read back from the meter (migration 0010); all None until read once.
+    relay_connected: bool | None = None
+    relay_control_state: int | None = None
+    relay_read_at: datetime | None = None
+    timezone: str = "Asia/Kolkata"  # the utility's
 
 
-def list_meters(
-    session: Session, *, utility_id: int | None, status: MeterStatus | None, limit: int
-) -> list[MeterListRow]:
-    statement = (
+def _meter_rows() -> Select[*tuple[Any, ...]]:
+    return (
         select(
             Meter.id,
             Meter.serial,
@@ -102,37 +107,59 @@ def list_meters(
             Meter.status,
             Meter.last_seen_at,
             Account.account_no,
+            MeterType.has_relay,
+            Meter.relay_connected,
+            Meter.relay_control_state,
+            Meter.relay_read_at,
+            Utility.timezone,
         )
         .join(MeterType, MeterType.id == Meter.meter_type_id)
+        .join(Utility, Utility.id == Meter.utility_id)
         .outerjoin(
             MeterInstallation,
             (MeterInstallation.meter_id == Meter.id) & MeterInstallation.removed_at.is_(None),
         )
         .outerjoin(Account, Account.id == MeterInstallation.account_id)
-        .order_by(Meter.manufacturer_code, Meter.serial)
-        .limit(limit)
     )
+
+
+def _list_row(row: Row[*tuple[Any, ...]]) -> MeterListRow:
+    (mid, serial, manufacturer, type_code, mode, host, port, state, last_seen, account_no, *relay, zone) = row
+    has_relay, connected, control_state, read_at = relay
+    return MeterListRow(
+        int(mid),
+        serial,
+        manufacturer,
+        type_code,
+        str(getattr(mode, "value", mode)),
+        host,
+        port,
+        str(getattr(state, "value", state)),
+        last_seen,
+        account_no,
+        bool(has_relay),
+        connected,
+        control_state,
+        read_at,
+        zone,
+    )
+
+
+def list_meters(
+    session: Session, *, utility_id: int | None, status: MeterStatus | None, limit: int
+) -> list[MeterListRow]:
+    statement = _meter_rows().order_by(Meter.manufacturer_code, Meter.serial).limit(limit)
     if utility_id is not None:
         statement = statement.where(Meter.utility_id == utility_id)
     if status is not None:
         statement = statement.where(Meter.status == status)
-    return [
-        MeterListRow(
-            int(mid),
-            serial,
-            manufacturer,
-            type_code,
-            str(getattr(mode, "value", mode)),
-            host,
-            port,
-            str(getattr(state, "value", state)),
-            last_seen,
-            account_no,
-        )
-        for mid, serial, manufacturer, type_code, mode, host, port, state, last_seen, account_no in session.execute(
-            statement
-        )
-    ]
+    return [_list_row(row) for row in session.execute(statement)]
+
+
+def meter_row(session: Session, meter_id: int) -> MeterListRow | None:
+    """One meter as ``list_meters`` shows it; ``None`` for an unknown id."""
+    row = session.execute(_meter_rows().where(Meter.id == meter_id)).first()
+    return None if row is None else _list_row(row)
 
 
 def installed_meters_of_utility(
