@@ -4,8 +4,9 @@ On SQLite (the head-end's usual store) rows go straight to the driver: one multi
 ON CONFLICT DO NOTHING`` per 100 rows, values bound by the columns' own SQLAlchemy types (date-times
 memoised: a fleet's readings repeat the same interval ends), and the driver's change count is the
 number of rows inserted. That costs a fraction of SQLAlchemy's per-statement and per-row work; the
-stored text is exactly what SQLAlchemy would have written. Rows whose keys differ from row to row, or
-that leave out a column with a computed default, take the SQLAlchemy path, as PostgreSQL always does.
+stored text is exactly what SQLAlchemy would have written. On PostgreSQL the rows go as one array per
+column in one fixed statement (``natural_key_postgresql``). Rows whose keys differ from row to row, or
+that leave out a column with a computed default, or carry a JSON column, take the SQLAlchemy path.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Table
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from openprepaid.store.repository.column_binding import column_binder, identity
+from openprepaid.store.repository.natural_key_postgresql import postgresql_plan
+
 _ROWS_PER_BATCH = 5_000
 _SQLITE_ROWS_PER_STATEMENT = 100
-_MEMO_LIMIT = 16_384
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -37,6 +40,10 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: Sequence[Ma
             return plan.run(session.connection().connection.driver_connection, rows)
         insert: Any = sqlite.insert
     elif dialect.name == "postgresql":
+        pg_plan = postgresql_plan(table, tuple(rows[0].keys()), dialect)
+        if pg_plan is not None and all(row.keys() == pg_plan.keys for row in rows):
+            session.flush()
+            return pg_plan.run(session.connection().connection.driver_connection, rows)
         insert = postgresql.insert
     else:
         raise NotImplementedError(f"insert-or-ignore is not implemented for {dialect.name}")
@@ -72,7 +79,7 @@ class _SqlitePlan:
 
     def run(self, driver: Any, rows: Sequence[Mapping[str, Any]]) -> int:
         values_of = itemgetter(*self.order)
-        converted = [(position, bind) for position, bind in enumerate(self.binders) if bind is not _identity]
+        converted = [(position, bind) for position, bind in enumerate(self.binders) if bind is not identity]
         constants = self.constants
         bound = []
         for row in rows:
@@ -113,32 +120,5 @@ def _build_plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _Sqlit
         default: Any = column.default
         if not default.is_scalar:
             return None  # a computed default (callable, sequence): SQLAlchemy knows how to fill it
-        constants[column.name] = _binder(column, dialect)(default.arg)
-    return _SqlitePlan(table, keys, constants, [_binder(table.c[key], dialect) for key in keys])
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _binder(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any]:
-    """The column's bind processor; memoised (bounded) for date and time columns."""
-    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if processor is None:
-        return _identity
-    kind = column.type
-    if not isinstance(getattr(kind, "impl", kind), Date | DateTime):  # TypeDecorators say python_type object
-        return processor
-    bind = processor
-    memo: dict[Any, Any] = {}
-
-    def memoised(value: Any) -> Any:
-        try:
-            return memo[value]
-        except KeyError:
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            result = memo[value] = bind(value)
-            return result
-
-    return memoised
+        constants[column.name] = column_binder(column, dialect)(default.arg)
+    return _SqlitePlan(table, keys, constants, [column_binder(table.c[key], dialect) for key in keys])
