@@ -14,12 +14,18 @@ from tests.wallet.test_ledger_world import demo_spec, local, make_metered_consum
 
 
 def test_usage_month_rows_get_the_version_in_force_at_their_month_start(empty_database_url):
-    migrate.upgrade(empty_database_url, "0007")
+    # The world is made by today's models (at head), then the schema goes back to 0007 under it.
+    migrate.upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
     with Session(engine, expire_on_commit=False) as session:
         world = make_world(session, demo_spec(), demo_spec(version=2, effective_from=local(2026, 12, 1)))
         consumer, _ = make_metered_consumer(session, world)
         account_id = consumer.account.id
+        session.commit()
+    engine.dispose()
+    migrate.downgrade(empty_database_url, "0007")
+    engine = make_engine(empty_database_url)
+    with Session(engine, expire_on_commit=False) as session:
         for month, zone, wh in (
             (date(2026, 11, 1), "peak", 100),
             (date(2026, 11, 1), "", 500),

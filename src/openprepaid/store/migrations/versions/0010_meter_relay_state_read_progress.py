@@ -51,7 +51,14 @@ def _kind_type(kinds: tuple[str, ...]) -> sa.Enum:
 
 
 def _set_kinds(before: tuple[str, ...], after: tuple[str, ...]) -> None:
-    # The CHECK constraint is replaced (SQLite: the table is copied by batch mode).
+    """Replace the CHECK constraint on ``command.kind``."""
+    if op.get_bind().dialect.name == "postgresql":
+        # In place: a copied table would restart the id sequence under the existing ids.
+        op.drop_constraint(op.f("ck_command_command_kind"), "command", type_="check")
+        op.create_check_constraint(op.f("ck_command_command_kind"), "command", sa.column("kind").in_(after))
+        return
+    # SQLite cannot alter a constraint: batch mode copies the table (rowids are kept, and new ones
+    # continue after the largest).
     with op.batch_alter_table("command", recreate="always") as batch_op:
         batch_op.alter_column(
             "kind", existing_type=_kind_type(before), type_=_kind_type(after), existing_nullable=False
@@ -59,19 +66,18 @@ def _set_kinds(before: tuple[str, ...], after: tuple[str, ...]) -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("meter", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("relay_connected", sa.Boolean(), nullable=True))
-        batch_op.add_column(sa.Column("relay_control_state", sa.SmallInteger(), nullable=True))
-        batch_op.add_column(sa.Column("relay_read_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("block_load_read_to", sa.DateTime(timezone=True), nullable=True))
+    # Plain ALTER TABLE ... ADD COLUMN on both backends (no copy of the populated meter table).
+    op.add_column("meter", sa.Column("relay_connected", sa.Boolean(), nullable=True))
+    op.add_column("meter", sa.Column("relay_control_state", sa.SmallInteger(), nullable=True))
+    op.add_column("meter", sa.Column("relay_read_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("meter", sa.Column("block_load_read_to", sa.DateTime(timezone=True), nullable=True))
     _set_kinds(KINDS_BEFORE, KINDS_AFTER)
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM command WHERE kind = 'meter_read'")
     _set_kinds(KINDS_AFTER, KINDS_BEFORE)
-    with op.batch_alter_table("meter", schema=None) as batch_op:
-        batch_op.drop_column("block_load_read_to")
-        batch_op.drop_column("relay_read_at")
-        batch_op.drop_column("relay_control_state")
-        batch_op.drop_column("relay_connected")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 has it): batch mode would copy ``meter``, and a
+    # populated meter table cannot be dropped while other tables' foreign keys point at it.
+    for column in ("block_load_read_to", "relay_read_at", "relay_control_state", "relay_connected"):
+        op.drop_column("meter", column)
