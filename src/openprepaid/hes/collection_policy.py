@@ -74,6 +74,7 @@ class CollectionFacts:
     meter_id: int
     has_name_plate: bool = False
     last_block_end_at: datetime | None = None
+    block_read_to: datetime | None = None  # block load read up to here, also where the meter held nothing
     last_block_collected_at: datetime | None = None
     last_events_at: datetime | None = None
     last_instant_at: datetime | None = None
@@ -122,7 +123,10 @@ def _wanted(facts: CollectionFacts, policy: CollectionPolicy, now: datetime, zon
     wanted: set[CollectionJob] = set()
     if not facts.has_name_plate:
         wanted.add(CollectionJob.NAME_PLATE)
-    block_base = max((t for t in (facts.last_block_collected_at, facts.last_block_end_at) if t), default=None)
+    # When block load was last collected: known from this process, else from what the store says
+    # (the newest stored interval, or the read progress of a meter that had nothing to give).
+    block_marks = (facts.last_block_collected_at, facts.last_block_end_at, facts.block_read_to)
+    block_base = max((t for t in block_marks if t), default=None)
     if _elapsed(block_base, policy.block_load_every, now) or (
         policy.block_load_on_reconnect and _reconnected_since(facts, block_base)
     ):

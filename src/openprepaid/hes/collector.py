@@ -2,16 +2,19 @@
 
 Jobs (``collection_policy.CollectionJob``) run in session order: name plate at first contact (the
 serial must match the registry: a different meter at that address stops the session), clock check,
-block load by range from the last stored interval (a gap after an outage or a silence is read in
-bounded spans and backfilled exactly once: rows are keyed by (meter, interval end) and only newer
-ones are kept), event logs since the newest stored entry of each log (power events also open and
-close outages), daily and billing profiles from their newest stored snapshot, instantaneous values, and (on demand)
-the relay state of disconnect control 0.0.96.3.10.255, published for whoever asked.
+block load by range from the later of the last stored interval and the recorded read progress (a gap
+after an outage or a silence is read in bounded spans and backfilled exactly once: rows are keyed by
+(meter, interval end) and only newer ones are kept; each span records how far the meter was read,
+also where it held nothing, by the rule of ``block_progress.py``), event logs since the newest
+stored entry of each log (power events also open and close outages), daily and billing profiles from
+their newest stored snapshot, instantaneous values, and (on demand) the relay state of disconnect
+control 0.0.96.3.10.255, published for whoever asked.
 Scalers are read once per meter type and cached in ``meter_type.scalers`` (domain.md §4).
 
-Each span is committed (one unit of work) and published on the bus as it arrives, so a dropped
-connection loses nothing already read. A job that fails with a session-level fault (timeout,
-network, protocol) ends the session; a job-level fault (object missing, bad data) skips that job.
+Each span is committed (one unit of work: its rows with its read progress) and published on the bus
+as it arrives, so a dropped connection loses nothing already read and the next session resumes after
+the last span read. A job that fails with a session-level fault (timeout, network, protocol) ends
+the session; a job-level fault (object missing, bad data) skips that job.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from openprepaid.bus import subjects
 from openprepaid.bus.base import Bus
-from openprepaid.hes import outage_tracker, profile_mapping
+from openprepaid.hes import block_progress, outage_tracker, profile_mapping
 from openprepaid.hes.clock import Clock
 from openprepaid.hes.collection_policy import JOB_ORDER, CollectionJob
 from openprepaid.hes.database import Database
@@ -64,6 +67,7 @@ class CollectionReport:
     stored: dict[str, int] = field(default_factory=dict)
     name_plate: NamePlate | None = None
     last_block_end_at: datetime | None = None
+    block_read_to: datetime | None = None  # the block load's read progress after this session
     last_daily_at: datetime | None = None
     last_billing_at: datetime | None = None
     clock_drift_s: float | None = None
@@ -161,7 +165,7 @@ class _Resume:
     reads: SessionReads
 
 
-_NO_MARKS = hes_repo.CollectionMarks(None, None, None, {})
+_NO_MARKS = hes_repo.CollectionMarks(None, None, None, {}, None)
 
 
 def _begin(session: Session, *, meter_id: int, at: datetime, marks: bool) -> hes_repo.CollectionMarks:
@@ -180,17 +184,21 @@ class Collector:
         max_backfill: timedelta = timedelta(days=45),
         max_billing_backfill: timedelta = timedelta(days=400),
         max_read_span: timedelta = timedelta(days=1),
+        clock_tolerance: timedelta = block_progress.DEFAULT_CLOCK_TOLERANCE,
         request_clock_sync: ClockSyncRequester | None = None,
         metrics: HesMetrics | None = None,
     ) -> None:
         if max_read_span <= timedelta(0) or max_backfill <= timedelta(0):
             raise ValueError("max_read_span and max_backfill must be positive")
+        if clock_tolerance < timedelta(0):
+            raise ValueError("clock_tolerance cannot be negative")
         self._db = db
         self._bus = bus
         self._clock = clock
         self._max_backfill = max_backfill
         self._max_billing_backfill = max_billing_backfill
         self._max_read_span = max_read_span
+        self._clock_tolerance = clock_tolerance
         self._request_clock_sync = request_clock_sync
         self._metrics = metrics
         self._scalers: dict[tuple[int, ProfileKind], profile_mapping.Scalers] = {}
@@ -291,10 +299,10 @@ class Collector:
         self._scalers[key] = scalers
         return scalers
 
-    def _block_start(self, target: MeterTarget, last: datetime | None, now: datetime) -> datetime:
-        # Selective access is by the clock column: with start stamps the last row's clock is end - period.
-        shift = timedelta(seconds=target.capture_period_s) if target.block_stamp == "start" else timedelta(0)
-        return now - self._max_backfill if last is None else last - shift
+    def _block_start(self, target: MeterTarget, resume_at: datetime | None, now: datetime) -> datetime:
+        # From the clock stamp of the interval ending at the resume point: that interval is read again.
+        shift = block_progress.stamp_shift(target.capture_period_s, target.block_stamp)
+        return now - self._max_backfill if resume_at is None else resume_at - shift
 
     def _first_reads(
         self, target: MeterTarget, wanted: set[CollectionJob], marks: _Marks, now: datetime
@@ -302,7 +310,7 @@ class Collector:
         """What the block-load (first span), daily and event-log jobs will read first."""
         reads = {}
         if CollectionJob.BLOCK_LOAD in wanted:
-            start = self._block_start(target, marks.last_block_end_at, now)
+            start = self._block_start(target, marks.block_resume_at, now)
             reads["block"] = ProfileRead(_BLOCK_OBIS, start, min(now, start + self._max_read_span))
         if CollectionJob.DAILY in wanted:
             last = marks.last_daily_at
@@ -317,11 +325,15 @@ class Collector:
         self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
     ) -> None:
         scalers = await self._scalers_for(session, target, ProfileKind.BLOCK_LOAD)
-        last = resume.marks.last_block_end_at
+        last, read_to = resume.marks.last_block_end_at, resume.marks.block_read_to
         planned = resume.reads.planned("block")
         now = resume.reads.now if planned is not None else self._clock.now()
-        start = self._block_start(target, last, now)
-        report.last_block_end_at = last
+        start = self._block_start(target, resume.marks.block_resume_at, now)
+        settled = block_progress.settled_until(
+            now, target.capture_period_s, self._clock_tolerance, report.clock_drift_s
+        )
+        shift = block_progress.stamp_shift(target.capture_period_s, target.block_stamp)
+        report.last_block_end_at, report.block_read_to = last, read_to
         for from_at, to_at in spans(start, now, self._max_read_span):
             capture = None
             if planned is not None and (planned.from_at, planned.to_at) == (from_at, to_at):
@@ -336,15 +348,23 @@ class Collector:
                 stamp=target.block_stamp,
                 received_at=self._clock.now(),
             )
-            rows = [row for row in rows if last is None or row["interval_end_at"] > last]
-            if not rows:
+            span = block_progress.span_outcome(
+                target.meter_id, rows, span_to=to_at + shift, settled=settled, last_stored=last, read_to=read_to
+            )
+            if not span.rows and span.read_to is None:
                 continue
-            count = await self._db.run(partial(reading_repo.store_block_readings, rows=rows))
+            work = partial(
+                block_progress.store_block_span, meter_id=target.meter_id, rows=span.rows, read_to=span.read_to
+            )
+            count = await self._db.run(work)
+            if span.read_to is not None:
+                report.block_read_to = read_to = span.read_to
+            if not span.rows:
+                continue
             self._stored("block_load", count, report)
-            newest = max(row["interval_end_at"] for row in rows)
-            report.last_block_end_at = newest if last is None else max(last, newest)
-            last = report.last_block_end_at
-            await self._publish_rows(subjects.BLOCK_READINGS, target.meter_id, "interval_end_at", rows)
+            newest = max(row["interval_end_at"] for row in span.rows)
+            report.last_block_end_at = last = newest if last is None else max(last, newest)
+            await self._publish_rows(subjects.BLOCK_READINGS, target.meter_id, "interval_end_at", span.rows)
 
     async def _events(
         self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume

@@ -1,12 +1,13 @@
 """The collection loop: every tick, find what is due per meter and feed it to a bounded worker pool.
 
 ``collection_policy.due_jobs`` decides (pure); this module keeps each meter's facts in memory
-(loaded from the store at start and refreshed periodically, then updated from each job's report),
-queues due work in a bounded priority queue (on-demand reads before scheduled ones; when the queue
-is full a tick stops adding and the rest waits for the next tick: back-pressure, never unbounded
-memory), and runs it on ``workers`` tasks through the throttle in a meter-reader association
-(client 32). A meter that comes back (first breath, power restore, dial-in) is collected at once.
-Time comes from the injected clock, so simulated time can run the loop fast.
+(newest stored rows, the block load's read progress, outage end, firmware: loaded from the store at
+start and refreshed periodically, then updated from each job's report), queues due work in a
+bounded priority queue (on-demand reads before scheduled ones; when the queue is full a tick stops
+adding and the rest waits for the next tick: back-pressure, never unbounded memory), and runs it
+on ``workers`` tasks through the throttle in a meter-reader association (client 32). A meter that
+comes back (first breath, power restore, dial-in) is collected at once. Time comes from the
+injected clock, so simulated time can run the loop fast.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def facts_from_row(row: repo.CollectionFactsRow) -> CollectionFacts:
         meter_id=row.meter_id,
         has_name_plate=bool(row.firmware),
         last_block_end_at=row.last_block_end_at,
+        block_read_to=row.block_read_to,
         last_daily_at=row.last_daily_at,
         last_billing_at=row.last_billing_at,
         reconnected_at=row.last_outage_end_at,
@@ -71,6 +73,7 @@ def merge_stored(facts: CollectionFacts, stored: CollectionFacts) -> CollectionF
         facts,
         has_name_plate=facts.has_name_plate or stored.has_name_plate,
         last_block_end_at=_later(facts.last_block_end_at, stored.last_block_end_at),
+        block_read_to=_later(facts.block_read_to, stored.block_read_to),
         last_daily_at=_later(facts.last_daily_at, stored.last_daily_at),
         last_billing_at=_later(facts.last_billing_at, stored.last_billing_at),
         reconnected_at=_later(facts.reconnected_at, stored.reconnected_at),
@@ -90,6 +93,7 @@ def apply_report(
         facts,
         has_name_plate=facts.has_name_plate or CollectionJob.NAME_PLATE in done,
         last_block_end_at=_later(facts.last_block_end_at, report.last_block_end_at),
+        block_read_to=_later(facts.block_read_to, report.block_read_to),
         last_block_collected_at=started_at if CollectionJob.BLOCK_LOAD in done else facts.last_block_collected_at,
         last_events_at=started_at if CollectionJob.EVENTS in done else facts.last_events_at,
         last_instant_at=started_at if CollectionJob.INSTANT in done else facts.last_instant_at,

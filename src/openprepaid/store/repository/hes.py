@@ -1,5 +1,10 @@
 """Head-end SQL: meters as session targets, invocation counters, scaler caches, collection facts, outages.
 
+Block-load read progress: ``meter.block_load_read_to`` (migration 0010) says the meter's block load
+was read up to that instant, also where the meter held no intervals. A collection resumes from the
+later of it and the newest stored interval (``CollectionMarks.block_resume_at``);
+``advance_block_read_to`` only ever moves it forward (the collector decides how far is safe).
+
 Invocation counters (IEC 62056-5-3 §5.7 / security suite 0): the client's counter per meter and
 association must never repeat. ``reserve_invocation_counters`` hands out a block with one atomic
 ``UPDATE ... SET next_value = next_value + n RETURNING next_value`` committed before any counter
@@ -238,10 +243,12 @@ class CollectionFactsRow:
     last_daily_at: datetime | None
     last_billing_at: datetime | None
     last_outage_end_at: datetime | None
+    block_read_to: datetime | None = None
 
 
 def collection_facts(session: Session, meter_ids: Sequence[int]) -> list[CollectionFactsRow]:
-    """What has been collected per meter: the newest stored row of each profile (grouped queries)."""
+    """What has been collected per meter: the newest stored row of each profile (grouped queries) and the
+    block-load read progress."""
     rows: list[CollectionFactsRow] = []
     for chunk in chunked(meter_ids):
         block = _max_by_meter(session, BlockReading.meter_id, BlockReading.interval_end_at, chunk)
@@ -249,12 +256,20 @@ def collection_facts(session: Session, meter_ids: Sequence[int]) -> list[Collect
         billing = _max_by_meter(session, BillingReading.meter_id, BillingReading.billing_at, chunk)
         outage = _max_by_meter(session, Outage.meter_id, Outage.ended_at, chunk)
         meters = session.execute(
-            select(Meter.id, Meter.utility_id, MeterType.code, Meter.firmware, Meter.first_seen_at, Meter.last_seen_at)
+            select(
+                Meter.id,
+                Meter.utility_id,
+                MeterType.code,
+                Meter.firmware,
+                Meter.first_seen_at,
+                Meter.last_seen_at,
+                Meter.block_load_read_to,
+            )
             .join(MeterType, MeterType.id == Meter.meter_type_id)
             .where(Meter.id.in_(chunk))
             .order_by(Meter.id)
         )
-        for meter_id, utility_id, type_code, firmware, first_seen, last_seen in meters:
+        for meter_id, utility_id, type_code, firmware, first_seen, last_seen, read_to in meters:
             rows.append(
                 CollectionFactsRow(
                     meter_id,
@@ -267,6 +282,7 @@ def collection_facts(session: Session, meter_ids: Sequence[int]) -> list[Collect
                     daily.get(meter_id),
                     billing.get(meter_id),
                     outage.get(meter_id),
+                    read_to,
                 )
             )
     return rows
@@ -279,12 +295,20 @@ def _max_by_meter(session: Session, meter_col: Any, value_col: Any, meter_ids: S
 
 @dataclass(frozen=True, slots=True)
 class CollectionMarks:
-    """Where a collection of one meter resumes: the newest stored row of each profile and event log."""
+    """Where a collection of one meter resumes: the newest stored row of each profile and event log, and
+    how far the block load was read (``meter.block_load_read_to``, also where the meter held nothing)."""
 
     last_block_end_at: datetime | None
     last_daily_at: datetime | None
     last_billing_at: datetime | None
     last_event_at: Mapping[int, datetime | None]
+    block_read_to: datetime | None = None
+
+    @property
+    def block_resume_at(self) -> datetime | None:
+        """The later of the newest stored interval and the read progress: block load resumes here."""
+        known = [at for at in (self.last_block_end_at, self.block_read_to) if at is not None]
+        return max(known, default=None)
 
 
 def collection_marks(session: Session, meter_id: int, event_logs: Sequence[int]) -> CollectionMarks:
@@ -294,7 +318,7 @@ def collection_marks(session: Session, meter_id: int, event_logs: Sequence[int])
     if statement is None:  # built once per set of logs: constructing it costs more than running it
         statement = _MARKS_STATEMENTS[logs] = _marks_statement(logs)
     row = session.execute(statement, {"meter_id": meter_id}).one()
-    return CollectionMarks(row[0], row[1], row[2], dict(zip(logs, row[3:], strict=True)))
+    return CollectionMarks(row[0], row[1], row[2], dict(zip(logs, row[4:], strict=True)), block_read_to=row[3])
 
 
 def _marks_statement(logs: tuple[int, ...]) -> Any:
@@ -307,11 +331,43 @@ def _marks_statement(logs: tuple[int, ...]) -> Any:
         newest(BlockReading.interval_end_at, BlockReading.meter_id == meter_id),
         newest(DailyReading.captured_at, DailyReading.meter_id == meter_id),
         newest(BillingReading.billing_at, BillingReading.meter_id == meter_id),
+        select(Meter.block_load_read_to).where(Meter.id == meter_id).scalar_subquery(),
         *(newest(MeterEvent.occurred_at, MeterEvent.meter_id == meter_id, MeterEvent.log == log) for log in logs),
     )
 
 
 _MARKS_STATEMENTS: dict[tuple[int, ...], Any] = {}
+
+
+def advance_block_read_to(session: Session, meter_id: int, read_to: datetime) -> bool:
+    """Record that the meter's block load was read up to ``read_to``; never moves it backwards.
+
+    One conditional UPDATE (``... WHERE block_load_read_to IS NULL OR block_load_read_to < :read_to``):
+    running it again, late, or from another head-end cannot lower it. Returns whether it moved."""
+    result = session.execute(_ADVANCE_READ_TO, {"meter_id": meter_id, "read_to": read_to})
+    return bool(cast(Any, result).rowcount)
+
+
+def block_read_to(session: Session, meter_id: int) -> datetime | None:
+    """The meter's block-load read progress (None: never recorded)."""
+    return session.execute(select(Meter.block_load_read_to).where(Meter.id == meter_id)).scalar_one_or_none()
+
+
+def _advance_read_to_statement() -> Any:
+    table: Table = Meter.__table__  # type: ignore[assignment]
+    meter = table.c
+    read_to = bindparam("read_to", type_=meter.block_load_read_to.type)
+    return (
+        update(table)
+        .where(
+            meter.id == bindparam("meter_id", type_=meter.id.type),
+            or_(meter.block_load_read_to.is_(None), meter.block_load_read_to < read_to),
+        )
+        .values(block_load_read_to=read_to)
+    )
+
+
+_ADVANCE_READ_TO = _advance_read_to_statement()
 
 
 # --- outages ---------------------------------------------------------------------------------------
