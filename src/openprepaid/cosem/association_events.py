@@ -17,6 +17,7 @@ from openprepaid.cosem.acse import AcseServiceProviderDiagnostic, AcseServiceUse
 from openprepaid.cosem.acse_initiate import Conformance
 from openprepaid.cosem.obis import OBIS
 from openprepaid.cosem.security import SecurityControl, SecurityKeys
+from openprepaid.cosem.security_apdu import Protection
 from openprepaid.cosem.xdlms_common import (
     ActionResult,
     CosemAttributeDescriptor,
@@ -47,6 +48,9 @@ DEFAULT_CONFORMANCE = (
     | Conformance.EVENT_NOTIFICATION
     | Conformance.PRIORITY_MGMT_SUPPORTED
 )
+METER_CONFORMANCE = DEFAULT_CONFORMANCE | Conformance.GENERAL_PROTECTION
+"""What a meter offers by default: those services, and general-glo / general-ded ciphering on a ciphered
+association (IEC 62056-5-3: the general-protection bit)."""
 DEFAULT_MAX_PDU_SIZE = 0xFFFF
 MIN_MAX_PDU_SIZE = 64
 
@@ -61,7 +65,14 @@ class Authentication(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClientSettings:
-    """One client's association parameters. ``protection`` None means no ciphering of xDLMS APDUs."""
+    """One client's association parameters. ``protection`` None means no ciphering of xDLMS APDUs.
+
+    With ciphering, ``ciphering`` is the envelope of the requests (IEC 62056-5-3 9.2.7.2.4):
+    service-specific glo- (the default, what IS 15959 meters expect) or ded-, general-glo or
+    general-ded (the general forms need the general-protection conformance bit, which the client then
+    proposes). The dedicated forms need ``dedicated_key``, sent to the meter inside the ciphered
+    InitiateRequest of the AARQ and valid for this association only.
+    """
 
     authentication: Authentication = Authentication.NONE
     password: bytes | None = field(default=None, repr=False)
@@ -70,17 +81,20 @@ class ClientSettings:
     protection: SecurityControl | None = None
     conformance: Conformance = DEFAULT_CONFORMANCE
     max_receive_pdu_size: int = DEFAULT_MAX_PDU_SIZE
+    ciphering: Protection = Protection.GLOBAL
+    dedicated_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClientPolicy:
-    """How a server admits one client SAP: its mechanism, secret and the protection it demands."""
+    """How a server admits one client SAP: its mechanism, secret, the protection it demands and the
+    conformance it offers (general-protection counts only where ``protection`` ciphers)."""
 
     authentication: Authentication
     password: bytes | None = field(default=None, repr=False)
     keys: SecurityKeys | None = None
     protection: SecurityControl | None = None
-    conformance: Conformance = DEFAULT_CONFORMANCE
+    conformance: Conformance = METER_CONFORMANCE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

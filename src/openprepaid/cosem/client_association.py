@@ -15,10 +15,12 @@ GET-Request-Next, the next SET block, ACTION-Request-Next-Pblock): then drain ``
 wait for the next APDU. One confirmed request is outstanding at a time. The state machine is the
 table ``CLIENT_TRANSITIONS``; anything outside it raises ``ProtocolError`` and moves to ERROR.
 
-Ciphering (``settings.protection``): xDLMS requests leave glo-ciphered with the client's system
-title and invocation counter (``invocation_counter``: the caller persists ``persist_due()``
-before sending); replies must be ciphered as the policy demands, from the server's system title
-(learnt from the AARE), with a strictly increasing counter (``server_replay_guard``).
+Ciphering (``settings.protection``): xDLMS requests leave in the envelope ``settings.ciphering``
+names (glo- by default; ded-, general-glo, general-ded) with the client's system title and
+invocation counter (``invocation_counter``: the caller persists ``persist_due()`` before sending);
+the AARQ's InitiateRequest goes glo-ciphered, carrying ``settings.dedicated_key`` if there is one.
+Replies must be ciphered as the policy demands, from the server's system title (learnt from the
+AARE), with a strictly increasing counter (``server_replay_guard``).
 """
 
 from __future__ import annotations
@@ -46,16 +48,10 @@ from openprepaid.cosem.association_events import (
     SetResult,
 )
 from openprepaid.cosem.axdr import decode_data, encode_data
+from openprepaid.cosem.client_ciphering import ClientCiphering
 from openprepaid.cosem.errors import DecodeError, ProtocolError, SecurityError
 from openprepaid.cosem.security import SecurityKeys, hls_gmac_response, new_challenge, verify_hls_gmac_response
-from openprepaid.cosem.security_apdu import (
-    CipheredApdu,
-    GeneralCipheredApdu,
-    Protection,
-    is_protected,
-    protect,
-    unprotect,
-)
+from openprepaid.cosem.security_apdu import CipheredApdu, GeneralCipheredApdu, Protection, Unprotected, is_protected
 from openprepaid.cosem.security_counter import InvocationCounter, ReplayGuard
 from openprepaid.cosem.xdlms import decode_xdlms_apdu
 from openprepaid.cosem.xdlms_action import (
@@ -161,10 +157,8 @@ class ClientAssociation:
             raise ProtocolError(f"max receive PDU size below {MIN_MAX_PDU_SIZE}")
         if settings.authentication is Authentication.LOW and not settings.password:
             raise SecurityError("LLS needs a password")
-        ciphered = settings.protection is not None or settings.authentication is Authentication.HLS_GMAC
-        if ciphered and (settings.keys is None or settings.system_title is None):
-            raise SecurityError("HLS-GMAC and ciphering need the keys and the client system title")
         self.settings = settings
+        self.ciphering = ClientCiphering(settings)
         self.state = ClientState.IDLE
         self.invocation_counter = invocation_counter or InvocationCounter()
         self.server_replay_guard = server_replay_guard or ReplayGuard()
@@ -188,11 +182,13 @@ class ClientAssociation:
         self.state = next_client_state(self.state, ClientInput.ASSOCIATE)
         settings = self.settings
         initiate = InitiateRequest(
-            proposed_conformance=settings.conformance, client_max_receive_pdu_size=settings.max_receive_pdu_size
+            proposed_conformance=self.ciphering.proposed_conformance(),
+            client_max_receive_pdu_size=settings.max_receive_pdu_size,
+            dedicated_key=settings.dedicated_key,
         )
         information: InitiateRequest | CipheredApdu = initiate
         if settings.protection is not None:
-            information = CipheredApdu.decode(self._protect(initiate.encode()))
+            information = CipheredApdu.decode(self._protect(initiate.encode(), Protection.GLOBAL))
         mechanism, value = None, None
         if settings.authentication is Authentication.LOW:
             mechanism, value = MechanismName.LOW, settings.password
@@ -299,6 +295,7 @@ class ClientAssociation:
         if not isinstance(information, InitiateResponse):
             raise ProtocolError("an accepted AARE must carry an InitiateResponse")
         self.server_max_receive_pdu_size = max(information.server_max_receive_pdu_size, MIN_MAX_PDU_SIZE)
+        self.ciphering.check_negotiated(information.negotiated_conformance)
         self._accepted = AssociationAccepted(
             information.negotiated_conformance, information.server_max_receive_pdu_size, aare.responding_ap_title
         )
@@ -424,8 +421,7 @@ class ClientAssociation:
         self.state = next_client_state(self.state, ClientInput.RESPONSE)
 
     def _request_budget(self) -> int:
-        overhead = 0 if self.settings.protection is None else 5 + 16 + 4  # tag+length, SC+IC, GCM tag
-        return max(self.server_max_receive_pdu_size - overhead, MIN_MAX_PDU_SIZE // 2)
+        return max(self.server_max_receive_pdu_size - self.ciphering.overhead(), MIN_MAX_PDU_SIZE // 2)
 
     @staticmethod
     def _check_invoke_id(pending: _Pending, pdu: object) -> None:
@@ -434,37 +430,17 @@ class ClientAssociation:
             raise ProtocolError(f"response for invoke-id {iid & 0x0F}, expected {pending.invoke_id}")
 
     def _keys(self) -> SecurityKeys:
-        if self.settings.keys is None:
-            raise SecurityError("no keys configured")
-        return self.settings.keys
+        return self.ciphering.keys()
 
     def _title(self) -> bytes:
-        if self.settings.system_title is None:
-            raise SecurityError("no client system title configured")
-        return self.settings.system_title
+        return self.ciphering.system_title()
 
-    def _protect(self, apdu: bytes) -> bytes:
-        control = self.settings.protection
-        if control is None:
-            return apdu
-        return protect(
-            apdu,
-            protection=Protection.GLOBAL,
-            security_control=control,
-            system_title=self._title(),
-            invocation_counter=self.invocation_counter.take(),
-            keys=self._keys(),
-        )
+    def _protect(self, apdu: bytes, form: Protection | None = None) -> bytes:
+        return self.ciphering.seal(apdu, self.invocation_counter, form)
 
-    def _unprotect(self, apdu: bytes):  # type: ignore[no-untyped-def]  # returns security_apdu.Unprotected
-        control = self.settings.protection
-        return unprotect(
-            apdu,
-            keys=self._keys(),
-            peer_system_title=self.server_system_title,
-            replay_guard=self.server_replay_guard,
-            require_authentication=bool(control and control.authenticated),
-            require_encryption=bool(control and control.encrypted),
+    def _unprotect(self, apdu: bytes) -> Unprotected:
+        return self.ciphering.open(
+            apdu, server_system_title=self.server_system_title, replay_guard=self.server_replay_guard
         )
 
 

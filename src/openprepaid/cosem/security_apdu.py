@@ -36,6 +36,7 @@ from openprepaid.cosem.errors import DecodeError, EncodeError, SecurityError
 from openprepaid.cosem.security import (
     SECURITY_HEADER_LENGTH,
     SYSTEM_TITLE_LENGTH,
+    TAG_LENGTH,
     SecurityControl,
     SecurityKeys,
     cipher,
@@ -195,6 +196,30 @@ def decode_protected(data: bytes, base: int = 0) -> CipheredApdu | GeneralCipher
 def is_protected(data: bytes) -> bool:
     """Whether ``data`` starts with a ciphered-APDU tag (glo-, ded-, general-glo/ded-)."""
     return bool(data) and (data[0] in PLAIN_TAG_OF or data[0] in (GENERAL_GLO_CIPHERING_TAG, GENERAL_DED_CIPHERING_TAG))
+
+
+def protection_of(data: bytes) -> Protection:
+    """The envelope ``data`` comes in, by its tag alone (before anything is deciphered)."""
+    if not data:
+        raise DecodeError("empty APDU", 0)
+    if data[0] == GENERAL_GLO_CIPHERING_TAG:
+        return Protection.GENERAL_GLOBAL
+    if data[0] == GENERAL_DED_CIPHERING_TAG:
+        return Protection.GENERAL_DEDICATED
+    if data[0] in _DEDICATED_TAGS:
+        return Protection.DEDICATED
+    if data[0] in PLAIN_TAG_OF:
+        return Protection.GLOBAL
+    raise DecodeError(f"{data[0]:#04x} is not a ciphered APDU tag", 0)
+
+
+def envelope_overhead(protection: Protection, control: SecurityControl) -> int:
+    """The most octets ``protection`` adds to an APDU of up to 65535 octets (tag, lengths, system
+    title of the general forms, SC and IC, and the authentication tag when ``control`` authenticates)."""
+    overhead = 1 + 3 + SECURITY_HEADER_LENGTH + (TAG_LENGTH if control.authenticated else 0)
+    if protection in (Protection.GENERAL_GLOBAL, Protection.GENERAL_DEDICATED):
+        overhead += 1 + SYSTEM_TITLE_LENGTH
+    return overhead
 
 
 def _encryption_key(keys: SecurityKeys, control: SecurityControl, dedicated: bool) -> bytes:

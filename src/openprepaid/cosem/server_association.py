@@ -2,7 +2,7 @@
 
 One ``ServerAssociation`` per connection; it admits clients by their SAP according to
 ``ServerSettings.policies`` (IS 15959: 16 public, 32 LLS, 48 HLS-GMAC with suite 0), answers AARQ,
-HLS pass 3/4, GET-Request-Next, SET blocks and RLRQ by itself, and hands the application the
+HLS pass 3/4, the steps of block transfers and RLRQ by itself, and hands the application the
 requests it must answer::
 
     server = ServerAssociation(settings)
@@ -11,15 +11,17 @@ requests it must answer::
         server.respond_get(encoded_value_or_DataAccessResult)
     for reply in server.data_to_send(): send(reply)
 
-Long GET results are split into blocks by the negotiated client PDU size. Ciphered requests are
-deciphered with the client's system title and checked against its replay guard, which survives
-across associations (``replay_guards``: persist ``last_accepted`` if the meter restarts).
+The work is shared out along its seams: ``server_admission`` decides whether an AARQ is admitted,
+``server_ciphering`` opens ciphered requests and seals each reply in the envelope its request came
+in (glo-, ded-, general-glo, general-ded, as negotiated), ``server_transfers`` keeps the long GET,
+long ACTION result or long SET in progress, split by the client's max PDU size. Ciphered requests
+are checked against the client's replay guard, which survives across associations
+(``replay_guards``: persist ``last_accepted`` if the meter restarts).
 """
 
 from __future__ import annotations
 
 import enum
-import hmac
 from collections.abc import Callable, MutableMapping
 
 from openprepaid.cosem.acse import (
@@ -28,11 +30,10 @@ from openprepaid.cosem.acse import (
     RLRE,
     RLRQ,
     AcseServiceUserDiagnostic,
-    ApplicationContextName,
     AssociationResult,
     MechanismName,
 )
-from openprepaid.cosem.acse_initiate import InitiateRequest, InitiateResponse
+from openprepaid.cosem.acse_initiate import Conformance, InitiateRequest, InitiateResponse
 from openprepaid.cosem.association_events import (
     HLS_METHOD,
     MIN_MAX_PDU_SIZE,
@@ -53,40 +54,34 @@ from openprepaid.cosem.association_events import (
 from openprepaid.cosem.axdr import decode_data, encode_data
 from openprepaid.cosem.errors import DecodeError, ProtocolError, SecurityError
 from openprepaid.cosem.security import hls_gmac_response, new_challenge, verify_hls_gmac_response
-from openprepaid.cosem.security_apdu import CipheredApdu, Protection, is_protected, protect, unprotect
+from openprepaid.cosem.security_apdu import CipheredApdu, GeneralCipheredApdu, Protection, decode_protected
 from openprepaid.cosem.security_counter import InvocationCounter, ReplayGuard
+from openprepaid.cosem.server_admission import Refusal, check_aarq, check_initiate
+from openprepaid.cosem.server_ciphering import ServerCiphering, UnsupportedEnvelopeError
+from openprepaid.cosem.server_transfers import ServerTransfers, TransferStep
 from openprepaid.cosem.xdlms import decode_xdlms_apdu
-from openprepaid.cosem.xdlms_action import ActionRequestNormal, ActionResponseNormal
-from openprepaid.cosem.xdlms_block import GetBlockSender, split_get_response
-from openprepaid.cosem.xdlms_common import ActionResult, DataAccessResult
-from openprepaid.cosem.xdlms_error import (
-    ConfirmedServiceError,
-    ExceptionResponse,
-    ExceptionServiceError,
-    InitiateError,
-    StateError,
+from openprepaid.cosem.xdlms_action import (
+    ActionRequestNextPblock,
+    ActionRequestNormal,
+    ActionResponseNormal,
 )
+from openprepaid.cosem.xdlms_common import ActionResult, DataAccessResult, XdlmsApdu
+from openprepaid.cosem.xdlms_error import ConfirmedServiceError, ExceptionResponse, ExceptionServiceError, StateError
 from openprepaid.cosem.xdlms_get import (
     GetRequestNext,
     GetRequestNormal,
     GetRequestWithList,
     GetResponseNormal,
-    GetResponseWithDatablock,
-    GetResponseWithList,
-    encode_get_data_results,
 )
 from openprepaid.cosem.xdlms_set import (
     SetRequestNormal,
     SetRequestWithDatablock,
     SetRequestWithFirstDatablock,
     SetRequestWithList,
-    SetResponseDatablock,
     SetResponseLastDatablock,
     SetResponseNormal,
     SetResponseWithList,
 )
-
-MAX_SET_VALUE_SIZE = 1024 * 1024
 
 
 class ServerState(enum.Enum):
@@ -105,7 +100,7 @@ class ServerInput(enum.Enum):
     HLS_FAILED = "hls-failed"
     REQUEST = "request"
     RESPOND = "respond"
-    PROTOCOL_STEP = "protocol-step"  # GET-Request-Next, a SET block: answered without the application
+    PROTOCOL_STEP = "protocol-step"  # a block transfer's step: answered without the application
     RLRQ = "rlrq"
 
 
@@ -127,6 +122,7 @@ SERVER_TRANSITIONS: dict[tuple[ServerState, ServerInput], ServerState] = {
     (St.IDLE, In.RLRQ): St.IDLE,
 }
 del St, In
+C = Conformance
 
 
 def next_server_state(state: ServerState, event: ServerInput) -> ServerState:
@@ -152,21 +148,25 @@ class ServerAssociation:
         self.client_sap: int | None = None
         self.client_system_title: bytes | None = None
         self.client_max_receive_pdu_size = MIN_MAX_PDU_SIZE
+        self.negotiated_conformance = Conformance(0)
         self._policy: ClientPolicy | None = None
+        self._ciphering = self._new_ciphering(None)
         self._challenge = challenge
         self._stoc: bytes | None = None
         self._ctos: bytes | None = None
         self._outbox: list[bytes] = []
         self._serving: GetRequested | GetListRequested | SetRequested | SetListRequested | ActionRequested | None = None
-        self._blocks: GetBlockSender | None = None
-        self._set_chunks: list[bytes] = []
-        self._set_head: SetRequestWithFirstDatablock | None = None
-        self._set_last_block = 0
+        self._transfers = ServerTransfers()
         self._iid = 0
 
     def data_to_send(self) -> list[bytes]:
         out, self._outbox = self._outbox, []
         return out
+
+    @property
+    def reply_form(self) -> Protection:
+        """The envelope of the last ciphered request, in which its replies go (glo- before any)."""
+        return self._ciphering.reply_form
 
     # --- incoming ------------------------------------------------------------------------------------
 
@@ -184,18 +184,18 @@ class ServerAssociation:
             self._outbox.append(RLRE().encode())
             return Released()
         if self.state is ServerState.IDLE or client_sap != self.client_sap:
-            self._outbox.append(
-                _exception(StateError.SERVICE_NOT_ALLOWED, ExceptionServiceError.OPERATION_NOT_POSSIBLE)
+            return self._refuse_request(
+                ExceptionServiceError.OPERATION_NOT_POSSIBLE, f"no association with {client_sap}"
             )
-            return RequestRefused(f"no association with client {client_sap}")
         if self.state is ServerState.SERVING:
             self.state = ServerState.ERROR
             raise ProtocolError("a new request arrived before the previous one was answered")
         try:
             plain = self._unprotect(apdu)
+        except UnsupportedEnvelopeError as exc:
+            return self._refuse_request(ExceptionServiceError.SERVICE_NOT_SUPPORTED, str(exc))
         except (SecurityError, DecodeError) as exc:
-            self._outbox.append(_exception(StateError.SERVICE_NOT_ALLOWED, ExceptionServiceError.DECIPHERING_ERROR))
-            return RequestRefused(f"deciphering failed: {exc}")
+            return self._refuse_request(ExceptionServiceError.DECIPHERING_ERROR, f"deciphering failed: {exc}")
         try:
             pdu = decode_xdlms_apdu(plain)
         except DecodeError as exc:
@@ -209,32 +209,31 @@ class ServerAssociation:
         policy = self.settings.policies.get(client_sap)
         self._policy, self.client_sap = policy, client_sap
         self.client_system_title = aarq.calling_ap_title
-        refusal = self._check_aarq(aarq, policy)
-        information = aarq.user_information
-        initiate: InitiateRequest | None = None
-        if refusal is None and policy is not None:
-            try:
-                initiate = self._initiate_request(information, policy)
-            except (SecurityError, DecodeError) as exc:
-                refusal = (AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE, f"initiate request: {exc}")
-        if refusal is None and initiate is not None and initiate.proposed_dlms_version_number < 6:
+        self._ciphering = self._new_ciphering(policy)
+        self._transfers.end()
+        refusal = check_aarq(aarq, policy)
+        if refusal is not None or policy is None:
+            return self._refuse(client_sap, refusal)
+        try:
+            initiate = self._initiate_request(aarq.user_information, policy)
+        except (SecurityError, DecodeError) as exc:
             return self._refuse(
-                client_sap,
-                AcseServiceUserDiagnostic.NO_REASON_GIVEN,
-                "DLMS version too low",
-                InitiateError.DLMS_VERSION_TOO_LOW,
+                client_sap, Refusal(AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE, f"initiate request: {exc}")
             )
-        if refusal is not None or policy is None or initiate is None:
-            diagnostic, reason = refusal or (AcseServiceUserDiagnostic.NO_REASON_GIVEN, "refused")
-            return self._refuse(client_sap, diagnostic, reason)
+        refusal = check_initiate(initiate, ciphered=policy.protection is not None)
+        if refusal is not None:
+            return self._refuse(client_sap, refusal)
         self.client_max_receive_pdu_size = max(initiate.client_max_receive_pdu_size or 0xFFFF, MIN_MAX_PDU_SIZE)
+        offered = policy.conformance if policy.protection is not None else policy.conformance & ~C.GENERAL_PROTECTION
+        self.negotiated_conformance = initiate.proposed_conformance & offered
         response = InitiateResponse(
-            negotiated_conformance=initiate.proposed_conformance & policy.conformance,
+            negotiated_conformance=self.negotiated_conformance,
             server_max_receive_pdu_size=self.settings.max_receive_pdu_size,
         )
-        user_information: InitiateResponse | CipheredApdu = response
+        user_information: InitiateResponse | CipheredApdu | GeneralCipheredApdu = response
         if policy.protection is not None:
-            user_information = CipheredApdu.decode(self._protect(response.encode()))
+            user_information = decode_protected(self._protect(response.encode()))
+        self._ciphering.use_dedicated_key(initiate.dedicated_key)
         hls = policy.authentication is Authentication.HLS_GMAC
         if hls:
             self._ctos = aarq.calling_authentication_value
@@ -256,66 +255,33 @@ class ServerAssociation:
             return None  # established only once HLS pass 3 verifies
         return AssociationEstablished(client_sap, policy.authentication, self.client_system_title)
 
-    def _check_aarq(  # noqa: PLR0911 - one exit per refusal reason, each with its AARE diagnostic
-        self, aarq: AARQ, policy: ClientPolicy | None
-    ) -> tuple[AcseServiceUserDiagnostic, str] | None:
-        if policy is None:
-            return AcseServiceUserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED, "unknown client SAP"
-        wanted_context = (
-            ApplicationContextName.LOGICAL_NAME_WITH_CIPHERING
-            if policy.protection is not None
-            else ApplicationContextName.LOGICAL_NAME
-        )
-        if aarq.application_context_name != wanted_context:
-            return AcseServiceUserDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED, "application context"
-        expected = {
-            Authentication.NONE: None,
-            Authentication.LOW: MechanismName.LOW,
-            Authentication.HLS_GMAC: MechanismName.HIGH_GMAC,
-        }[policy.authentication]
-        if aarq.mechanism_name != expected:
-            if aarq.mechanism_name is None:
-                return AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_REQUIRED, "mechanism required"
-            return AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED, "wrong mechanism"
-        if policy.authentication is Authentication.LOW:
-            given = aarq.calling_authentication_value
-            if not given:
-                return AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED, "password required"
-            if policy.password is None or not hmac.compare_digest(given, policy.password):
-                return AcseServiceUserDiagnostic.AUTHENTICATION_FAILURE, "wrong password"
-        if policy.authentication is Authentication.HLS_GMAC and not aarq.calling_authentication_value:
-            return AcseServiceUserDiagnostic.AUTHENTICATION_REQUIRED, "challenge required"
-        needs_title = policy.protection is not None or policy.authentication is Authentication.HLS_GMAC
-        if needs_title and (aarq.calling_ap_title is None or len(aarq.calling_ap_title) != 8):
-            return AcseServiceUserDiagnostic.CALLING_AP_TITLE_NOT_RECOGNIZED, "client system title required"
-        return None
-
     def _initiate_request(self, information: object, policy: ClientPolicy) -> InitiateRequest:
+        """The AARQ's InitiateRequest: plain on a plain association, glo- or general-glo-ciphered on a
+        ciphered one (the AARE's InitiateResponse then goes in the same form)."""
         if isinstance(information, InitiateRequest):
             if policy.protection is not None:
                 raise SecurityError("the InitiateRequest must be ciphered on this association")
             return information
-        if isinstance(information, CipheredApdu) and policy.protection is not None:
+        if isinstance(information, CipheredApdu | GeneralCipheredApdu) and policy.protection is not None:
+            if information.protection.dedicated:
+                raise SecurityError("an InitiateRequest cannot be ciphered with a dedicated key")
             return InitiateRequest.decode(self._unprotect(information.encode()))
         raise DecodeError("AARQ without a usable InitiateRequest")
 
-    def _refuse(
-        self,
-        client_sap: int,
-        diagnostic: AcseServiceUserDiagnostic,
-        reason: str,
-        initiate_error: InitiateError | None = None,
-    ) -> ServerEvent:
+    def _refuse(self, client_sap: int, refusal: Refusal | None) -> ServerEvent:
+        refusal = refusal or Refusal(AcseServiceUserDiagnostic.NO_REASON_GIVEN, "refused")
+        error = refusal.initiate_error
         self._outbox.append(
             AARE(
                 result=AssociationResult.REJECTED_PERMANENT,
-                result_source_diagnostic=diagnostic,
-                user_information=ConfirmedServiceError(value=initiate_error) if initiate_error else None,
+                result_source_diagnostic=refusal.diagnostic,
+                user_information=ConfirmedServiceError(value=error) if error is not None else None,
             ).encode()
         )
         self.state = next_server_state(self.state, ServerInput.AARQ_REFUSED)
         self._policy = None
-        return AssociationRefused(client_sap, reason)
+        self._ciphering = self._new_ciphering(None)
+        return AssociationRefused(client_sap, refusal.reason)
 
     def _on_hls(self, pdu: object) -> ServerEvent:
         policy = self._policy
@@ -362,8 +328,12 @@ class ServerAssociation:
 
     def _on_request(self, pdu: object) -> ServerEvent | None:
         event: GetRequested | GetListRequested | SetRequested | SetListRequested | ActionRequested
-        if isinstance(pdu, GetRequestNext):
-            return self._next_block(pdu)
+        if isinstance(
+            pdu, GetRequestNext | ActionRequestNextPblock | SetRequestWithFirstDatablock | SetRequestWithDatablock
+        ):
+            self._iid = pdu.invoke_id_and_priority
+            return self._on_transfer(self._transfer_step(pdu))
+        self._transfers.end()  # a new request abandons a long GET or ACTION the client did not finish
         if isinstance(pdu, GetRequestNormal):
             event = GetRequested(pdu.invoke_id_and_priority & 0x0F, pdu.attribute, pdu.access)
         elif isinstance(pdu, GetRequestWithList):
@@ -372,94 +342,58 @@ class ServerAssociation:
             event = SetRequested(pdu.invoke_id_and_priority & 0x0F, pdu.attribute, pdu.access, pdu.value)
         elif isinstance(pdu, SetRequestWithList):
             event = SetListRequested(pdu.invoke_id_and_priority & 0x0F, pdu.attributes, pdu.values)
-        elif isinstance(pdu, SetRequestWithFirstDatablock | SetRequestWithDatablock):
-            return self._set_block(pdu)
         elif isinstance(pdu, ActionRequestNormal):
             event = ActionRequested(pdu.invoke_id_and_priority & 0x0F, pdu.method, pdu.parameters)
         else:
             self._outbox.append(_exception(StateError.SERVICE_NOT_ALLOWED, ExceptionServiceError.SERVICE_NOT_SUPPORTED))
             return RequestRefused(f"{type(pdu).__name__} is not supported")
         self._iid = pdu.invoke_id_and_priority
+        return self._serve(event)
+
+    def _transfer_step(
+        self, pdu: GetRequestNext | ActionRequestNextPblock | SetRequestWithFirstDatablock | SetRequestWithDatablock
+    ) -> TransferStep:
+        if isinstance(pdu, GetRequestNext):
+            return self._transfers.next_get(pdu)
+        if isinstance(pdu, ActionRequestNextPblock):
+            return self._transfers.next_action(pdu)
+        return self._transfers.set_block(pdu)
+
+    def _serve(
+        self, event: GetRequested | GetListRequested | SetRequested | SetListRequested | ActionRequested
+    ) -> ServerEvent:
         self.state = next_server_state(self.state, ServerInput.REQUEST)
         self._serving = event
         return event
 
-    def _next_block(self, pdu: GetRequestNext) -> ServerEvent | None:
-        if self._blocks is None:
-            self._outbox.append(
-                _exception(StateError.SERVICE_NOT_ALLOWED, ExceptionServiceError.OPERATION_NOT_POSSIBLE)
-            )
-            return RequestRefused("GET-Request-Next without a long GET in progress")
+    def _on_transfer(self, step: TransferStep) -> ServerEvent | None:
+        if step.reply is not None:
+            self._outbox.append(self._protect(step.reply.encode()))
+        if step.completed_set is not None:
+            whole = step.completed_set
+            return self._serve(SetRequested(self._iid & 0x0F, whole.attribute, whole.access, whole.value))
+        if step.refusal is not None:
+            return RequestRefused(step.refusal)
         self.state = next_server_state(self.state, ServerInput.PROTOCOL_STEP)
-        self._outbox.append(self._protect(self._blocks.next(pdu).encode()))
-        if self._blocks.finished:
-            self._blocks = None
         return None
-
-    def _set_block(self, pdu: SetRequestWithFirstDatablock | SetRequestWithDatablock) -> ServerEvent | None:
-        if isinstance(pdu, SetRequestWithFirstDatablock):
-            self._set_head, self._set_chunks = pdu, []
-        elif self._set_head is None or pdu.block_number != len(self._set_chunks) + 1:
-            self._set_head = None
-            reply = SetResponseLastDatablock(
-                result=DataAccessResult.DATA_BLOCK_NUMBER_INVALID,
-                block_number=pdu.block_number,
-                invoke_id_and_priority=pdu.invoke_id_and_priority,
-            )
-            self._outbox.append(self._protect(reply.encode()))
-            return RequestRefused("SET block out of order")
-        self._set_chunks.append(pdu.raw_data)
-        if sum(map(len, self._set_chunks)) > MAX_SET_VALUE_SIZE:
-            self._set_head = None
-            raise ProtocolError("long SET value too large")
-        if not pdu.last_block:
-            self.state = next_server_state(self.state, ServerInput.PROTOCOL_STEP)
-            ack = SetResponseDatablock(block_number=pdu.block_number, invoke_id_and_priority=pdu.invoke_id_and_priority)
-            self._outbox.append(self._protect(ack.encode()))
-            return None
-        head = self._set_head
-        assert head is not None
-        self._set_head = None
-        self._iid = pdu.invoke_id_and_priority
-        self._set_last_block = pdu.block_number
-        self.state = next_server_state(self.state, ServerInput.REQUEST)
-        event = SetRequested(pdu.invoke_id_and_priority & 0x0F, head.attribute, head.access, b"".join(self._set_chunks))
-        self._serving = event
-        return event
 
     # --- the application's answers ---------------------------------------------------------------------
 
     def respond_get(self, result: bytes | DataAccessResult | list[bytes | DataAccessResult]) -> None:
-        """Answer the pending GET (or GET-with-list with one result per item)."""
+        """Answer the pending GET (or GET-with-list with one result per item); long results go by blocks."""
         serving = self._take_serving(GetRequested, GetListRequested)
+        reply: XdlmsApdu
         if isinstance(serving, GetListRequested):
             if not isinstance(result, list) or len(result) != len(serving.items):
                 raise ProtocolError("a GET-with-list needs one result per attribute")
-            apdus = self._list_response(result)
+            reply = self._transfers.get_list_response(result, max_pdu_size=self._response_budget(), iid=self._iid)
         elif isinstance(result, DataAccessResult):
-            apdus = [GetResponseNormal(result=result, invoke_id_and_priority=self._iid).encode()]
+            reply = GetResponseNormal(result=result, invoke_id_and_priority=self._iid)
         elif isinstance(result, bytes):
-            blocks = split_get_response(result, max_pdu_size=self._response_budget(), invoke_id_and_priority=self._iid)
-            datablocks = [block for block in blocks if isinstance(block, GetResponseWithDatablock)]
-            if datablocks:
-                sender = GetBlockSender(datablocks)
-                apdus = [sender.first().encode()]
-                self._blocks = sender
-            else:
-                apdus = [blocks[0].encode()]
+            reply = self._transfers.get_response(result, max_pdu_size=self._response_budget(), iid=self._iid)
         else:
             raise ProtocolError("respond_get takes encoded Data, a DataAccessResult, or a list for with-list")
-        self._outbox.extend(self._protect(apdu) for apdu in apdus)
-
-    def _list_response(self, results: list[bytes | DataAccessResult]) -> list[bytes]:
-        """One GET-Response-With-List, or its encoded result list by block transfer when it does not fit."""
-        body = encode_get_data_results(results)
-        blocks = split_get_response(body, max_pdu_size=self._response_budget(), invoke_id_and_priority=self._iid)
-        datablocks = [block for block in blocks if isinstance(block, GetResponseWithDatablock)]
-        if not datablocks:
-            return [GetResponseWithList(results=tuple(results), invoke_id_and_priority=self._iid).encode()]
-        self._blocks = GetBlockSender(datablocks)
-        return [self._blocks.first().encode()]
+        self._outbox.append(self._protect(reply.encode()))
 
     def respond_set(self, result: DataAccessResult | list[DataAccessResult]) -> None:
         serving = self._take_serving(SetRequested, SetListRequested)
@@ -470,18 +404,22 @@ class ServerAssociation:
             reply = SetResponseWithList(results=tuple(result), invoke_id_and_priority=self._iid)
         elif not isinstance(result, DataAccessResult):
             raise ProtocolError("respond_set takes a DataAccessResult")
-        elif self._set_last_block:
-            reply = SetResponseLastDatablock(
-                result=result, block_number=self._set_last_block, invoke_id_and_priority=self._iid
-            )
-            self._set_last_block = 0
         else:
-            reply = SetResponseNormal(result=result, invoke_id_and_priority=self._iid)
+            reply = self._transfers.set_response(result, iid=self._iid)
         self._outbox.append(self._protect(reply.encode()))
 
     def respond_action(self, result: ActionResult, return_data: bytes | None = None) -> None:
+        """Answer the pending ACTION; return data longer than the client takes goes by pblocks.
+
+        Only a successful ACTION's return data may need blocks (a pblock carries no result):
+        otherwise it is an ``EncodeError``, and the ACTION stays pending for a shorter answer.
+        """
+        if not isinstance(self._serving, ActionRequested):
+            raise ProtocolError("no pending ActionRequested to answer")
+        reply = self._transfers.action_response(
+            result, return_data, max_pdu_size=self._response_budget(), iid=self._iid
+        )
         self._take_serving(ActionRequested)
-        reply = ActionResponseNormal(result=result, return_parameters=return_data, invoke_id_and_priority=self._iid)
         self._outbox.append(self._protect(reply.encode()))
 
     # --- helpers ---------------------------------------------------------------------------------------
@@ -494,45 +432,34 @@ class ServerAssociation:
         self.state = next_server_state(self.state, ServerInput.RESPOND)
         return serving
 
+    def _refuse_request(self, service_error: ExceptionServiceError, reason: str) -> RequestRefused:
+        self._outbox.append(_exception(StateError.SERVICE_NOT_ALLOWED, service_error))
+        return RequestRefused(reason)
+
     def _response_budget(self) -> int:
-        overhead = 0 if self._policy is None or self._policy.protection is None else 5 + 16 + 4
-        return max(self.client_max_receive_pdu_size - overhead, MIN_MAX_PDU_SIZE // 2)
+        return max(self.client_max_receive_pdu_size - self._ciphering.overhead(), MIN_MAX_PDU_SIZE // 2)
 
     def _guard(self) -> ReplayGuard:
         assert self.client_sap is not None
         return self.replay_guards.setdefault(self.client_sap, ReplayGuard())
 
-    def _protect(self, apdu: bytes) -> bytes:
-        policy = self._policy
-        if policy is None or policy.protection is None:
-            return apdu
-        assert policy.keys is not None
-        return protect(
-            apdu,
-            protection=Protection.GLOBAL,
-            security_control=policy.protection,
+    def _new_ciphering(self, policy: ClientPolicy | None) -> ServerCiphering:
+        ciphered = policy is not None and policy.protection is not None
+        return ServerCiphering(
+            policy,
             system_title=self.settings.system_title,
-            invocation_counter=self.invocation_counter.take(),
-            keys=policy.keys,
+            client_system_title=self.client_system_title,
+            invocation_counter=self.invocation_counter,
+            replay_guard=self._guard() if ciphered else None,
         )
 
+    def _protect(self, apdu: bytes) -> bytes:
+        """A reply, ciphered as the request it answers was (``server_ciphering``)."""
+        return self._ciphering.seal(apdu)
+
     def _unprotect(self, apdu: bytes) -> bytes:
-        policy = self._policy
-        if policy is None or policy.protection is None:
-            if is_protected(apdu):
-                raise SecurityError("ciphered APDU on an association without ciphering")
-            return apdu
-        if not is_protected(apdu):
-            raise SecurityError("unciphered APDU on a ciphered association")
-        assert policy.keys is not None
-        return unprotect(
-            apdu,
-            keys=policy.keys,
-            peer_system_title=self.client_system_title,
-            replay_guard=self._guard(),
-            require_authentication=policy.protection.authenticated,
-            require_encryption=policy.protection.encrypted,
-        ).apdu
+        """A request, deciphered if the association ciphers; UnsupportedEnvelopeError / SecurityError if refused."""
+        return self._ciphering.open(apdu)
 
 
 def _octet_string(value: object) -> bytes:
