@@ -143,3 +143,22 @@ async def test_group_and_meter_overrides_apply(db, bus, clock, hes_sessions):
 def test_configuration_is_validated(clock):
     with pytest.raises(ValueError, match="at least 1"):
         build(None, None, clock, FakeSessionFactory(clock), workers=0)
+
+
+async def test_a_meter_with_nothing_to_give_is_not_due_again_after_a_restart(db, bus, clock, hes_sessions):
+    factory = FakeSessionFactory(clock)
+    meter_id = add_meter(hes_sessions, serial="SIM00000001")
+    factory.add(meter_id, serial="SIM00000001")  # a new installation: no intervals yet
+    scheduler = build(db, bus, clock, factory)
+    await run_for(scheduler, clock, 5)
+    facts = scheduler.facts[meter_id]
+    assert facts.last_block_end_at is None and facts.block_read_to is not None
+    assert facts.block_read_to <= T0 - timedelta(minutes=20)  # a capture period and the clock tolerance
+    # A restarted head-end knows the meter's block load was read up to there: not due until 4 h later.
+    restarted = build(db, bus, clock, factory)
+    await restarted.load_facts()
+    assert restarted.facts[meter_id].block_read_to == facts.block_read_to
+    due_now = {request.meter_id: request.jobs for request in restarted.due(clock.now())}
+    assert J.BLOCK_LOAD not in due_now.get(meter_id, ())
+    later = {request.meter_id: request.jobs for request in restarted.due(facts.block_read_to + timedelta(hours=4))}
+    assert J.BLOCK_LOAD in later[meter_id]
