@@ -73,6 +73,7 @@ class LedgerTransactionKind(StrEnum):
     INTERVAL_CHARGE = "interval_charge"
     FIXED_CHARGE = "fixed_charge"
     TRUE_UP = "true_up"
+    OVERDRAWL_PENALTY = "overdrawl_penalty"
     SETTLEMENT = "settlement"
     FINAL_BILL = "final_bill"
     REFUND = "refund"

@@ -14,6 +14,10 @@ Invariants:
   each version's energy (``usage_month`` per version and zone) on month-to-date units continuing
   across the change, its fixed charge for the days it was in force at the day's start; the statement
   records each part's lines (``versions``) and ``multi_version``, and the difference is posted once.
+- The over-drawl penalty is in the month bill: a monthly settlement first posts the month's penalty
+  (``overdrawl.charge_overdrawl_penalty``, its own transaction, once per account-month) and bills the
+  month with the same maximum demand, on the part of the version in force when it occurred; the
+  statement records that demand (``max_demand``). A final bill has no month-end billing snapshot: no penalty.
 - Only a month that is over is settled (a closing account's month ends at its closure).
 """
 
@@ -27,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from openprepaid.store.model import SettlementKind
+from openprepaid.store.model import AccountStatus, SettlementKind
 from openprepaid.store.repository import charge as charge_repo
 from openprepaid.store.repository import settlement as settlement_repo
 from openprepaid.store.repository.settlement import StatementRow
@@ -37,6 +41,14 @@ from openprepaid.wallet.charge_lines import WALLET_COMPONENT, charge_entry
 from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_ledgers, utility_ledgers
 from openprepaid.wallet.errors import UnknownAccountError, WalletError
 from openprepaid.wallet.ledger import LedgerTransactionKind
+from openprepaid.wallet.overdrawl import (
+    MonthDemand,
+    PenaltyOutcome,
+    charge_overdrawl_penalty,
+    month_bounds,
+    month_demand,
+    version_of_demand,
+)
 from openprepaid.wallet.tariff import VersionPart, month_bill, month_bill_by_version
 from openprepaid.wallet.tariff_store import TariffCatalog, timelines
 
@@ -44,6 +56,7 @@ CHARGE_KINDS = (
     LedgerTransactionKind.INTERVAL_CHARGE.value,
     LedgerTransactionKind.FIXED_CHARGE.value,
     LedgerTransactionKind.TRUE_UP.value,
+    LedgerTransactionKind.OVERDRAWL_PENALTY.value,
 )
 
 
@@ -64,6 +77,7 @@ class Statement:
     ledger_transaction_id: int | None
     replayed: bool = False
     versions: tuple[dict[str, Any], ...] = ()  # per tariff version of a multi-version month: its part
+    max_demand: dict[str, Any] | None = None  # the month's maximum demand the bill's penalty rests on
 
     @property
     def charged_paise(self) -> int:
@@ -72,15 +86,6 @@ class Statement:
     @property
     def billed_paise(self) -> int:
         return sum(self.billed.values())
-
-
-def month_bounds(month_date: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The local month as aware UTC instants [start, end)."""
-    first = month_date.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(following, time(0), tzinfo=zone).astimezone(UTC)
-    return start, end
 
 
 def _from_row(row: StatementRow) -> Statement:
@@ -97,6 +102,7 @@ def _from_row(row: StatementRow) -> Statement:
         ledger_transaction_id=row.ledger_transaction_id,
         replayed=True,
         versions=tuple(lines.get("versions", ())),
+        max_demand=lines.get("max_demand"),
     )
 
 
@@ -128,12 +134,15 @@ def settle_month(
         return _from_row(existing)
     if kind is SettlementKind.MONTHLY and now < month_end:
         raise SettlementError(f"month {first:%Y-%m} of account {account_id} is not over")
+    demand, demand_record = _month_penalty(session, account, catalog, first=first, kind=kind, now=now)
     charged = settlement_repo.charged_components(
         session, account_id=account_id, first=first, last=last, kinds=CHARGE_KINDS, wallet_component=WALLET_COMPONENT
     )
     zones = charge_repo.zone_energy_of_month(session, account_id, first)
     energy_wh = max(0, sum(zones.values()))
-    billed, versions = _month_bill(session, account, catalog, first=first, last=last, start=start, zones=zones)
+    billed, versions = _month_bill(
+        session, account, catalog, first=first, last=last, bounds=(start, month_end), zones=zones, demand=demand
+    )
     multi = bool(versions)
     difference = {c: billed.get(c, 0) - charged.get(c, 0) for c in sorted(billed.keys() | charged.keys())}
     difference = {c: amount for c, amount in difference.items() if amount}
@@ -154,6 +163,7 @@ def settle_month(
                     "difference": difference,
                     "multi_version": multi,
                     "versions": list(versions),
+                    "max_demand": demand_record,
                 },
                 "ledger_transaction_id": None,
                 "created_at": now,
@@ -171,8 +181,32 @@ def settle_month(
         settlement_repo.set_statement_transaction(session, statement_id, ledger_id)
     return Statement(
         account_id, first, kind, energy_wh, charged, billed, sum(difference.values()), multi, ledger_id,
-        versions=versions,
+        versions=versions, max_demand=demand_record,
     )  # fmt: skip
+
+
+def _month_penalty(
+    session: Session,
+    account: WalletAccount,
+    catalog: TariffCatalog,
+    *,
+    first: date,
+    kind: SettlementKind,
+    now: datetime,
+) -> tuple[MonthDemand | None, dict[str, Any] | None]:
+    """Post the month's over-drawl penalty (once) and return the demand the month bill prices it on, with the
+    statement's record of it. A final bill, or a closed account, has none."""
+    if kind is not SettlementKind.MONTHLY or account.status is not AccountStatus.ACTIVE:
+        return None, None
+    result = charge_overdrawl_penalty(session, account_id=account.id, month_date=first, catalog=catalog, now=now)
+    demand = month_demand(session, account, first)
+    if demand is None:
+        return None, {"status": PenaltyOutcome.NO_DEMAND.value}
+    return demand, {
+        **demand.to_dict(),
+        "status": result.outcome.value,
+        "penalty_ledger_transaction_id": result.ledger_transaction_id,
+    }
 
 
 def _month_bill(
@@ -182,12 +216,14 @@ def _month_bill(
     *,
     first: date,
     last: date,
-    start: datetime,
+    bounds: tuple[datetime, datetime],
     zones: dict[tuple[int, str], int],
+    demand: MonthDemand | None,
 ) -> tuple[dict[str, int], tuple[dict[str, Any], ...]]:
     """The exact bill per component, and (for a month with several tariff versions) each version's part."""
     if account.tariff_id is None:
         raise SettlementError(f"account {account.id} has no tariff")
+    start, month_end = bounds
     timeline = timelines(session, [account.tariff_id])[account.tariff_id]
     zone = ZoneInfo(account.timezone)
     opened = account.opened_at.astimezone(zone).date()
@@ -200,7 +236,11 @@ def _month_bill(
         in_force = timeline.in_force_at(midnight)
         if in_force is not None:
             day_versions.setdefault(in_force.id, []).append(day)
+    demand_version = None if demand is None else version_of_demand(timeline, demand, month_end)
+    max_demand_w = None if demand is None else demand.max_demand_w
     energy_versions = {version for (version, _), wh in zones.items() if wh}
+    if demand_version is not None:
+        energy_versions.add(demand_version.id)
     involved = [v for v in timeline.versions if v.id in energy_versions or v.id in day_versions]
     if len(involved) <= 1:
         version = involved[0] if involved else timeline.in_force_at(start)
@@ -212,6 +252,7 @@ def _month_bill(
             sanctioned_load_w=account.sanctioned_load_w,
             days_in_month=days_in_month,
             zone_wh={name: wh for (_, name), wh in zones.items() if name and wh > 0},
+            max_demand_w=max_demand_w if demand_version is not None and demand_version.id == version.id else None,
             first_fixed_day=first_fixed_day,
             last_fixed_day=last.day,
         )
@@ -227,6 +268,7 @@ def _month_bill(
                 zone_wh,
                 days[0] if days else days_in_month + 1,
                 days[-1] if days else days_in_month,
+                max_demand_w if demand_version is not None and demand_version.id == version.id else None,
             )
         )
     total, bills = month_bill_by_version(
@@ -240,6 +282,7 @@ def _month_bill(
             "zone_wh": dict(part.zone_wh),
             "fixed_days": [part.first_fixed_day, part.last_fixed_day] if part.first_fixed_day <= part.last_fixed_day
             else [],
+            "max_demand_w": part.max_demand_w,
             "lines": {line.component: line.amount_paise for line in bill.lines},
         }
         for version, part, bill in zip(involved, parts, bills, strict=True)

@@ -1,17 +1,25 @@
-"""Settlement SQL: what a month charged per component, and the statements (one per account-month-kind)."""
+"""Settlement SQL: what a month charged per component, the statements (one per account-month-kind), and the
+maximum demand the meters' billing snapshots recorded for the month (for the over-drawl penalty)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from openprepaid.store.model import LedgerTransaction, Posting, SettlementKind, SettlementStatement
+from openprepaid.store.model import (
+    BillingReading,
+    LedgerTransaction,
+    MeterInstallation,
+    Posting,
+    SettlementKind,
+    SettlementStatement,
+)
 
 
 class DuplicateStatementError(Exception):
@@ -92,3 +100,47 @@ def set_statement_transaction(session: Session, statement_id: int, ledger_transa
         .values(ledger_transaction_id=ledger_transaction_id)
         .execution_options(synchronize_session=False)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BillingDemandRow:
+    """A billing-profile snapshot's maximum demand, with the installation that put its meter on the account."""
+
+    meter_id: int
+    billing_at: datetime
+    max_demand_w: int
+    max_demand_at: datetime | None
+    installed_at: datetime
+    removed_at: datetime | None
+
+
+def billing_demands(
+    session: Session, *, account_id: int, month_start: datetime, month_end: datetime, tolerance: timedelta
+) -> list[BillingDemandRow]:
+    """The maximum-demand snapshots (``reading_billing``) taken within ``tolerance`` of ``month_end`` by meters
+    installed on the account at some time in [month_start, month_end), with a recorded demand; oldest first."""
+    statement = (
+        select(
+            BillingReading.meter_id,
+            BillingReading.billing_at,
+            BillingReading.max_demand_w,
+            BillingReading.max_demand_at,
+            MeterInstallation.installed_at,
+            MeterInstallation.removed_at,
+        )
+        .join(MeterInstallation, MeterInstallation.meter_id == BillingReading.meter_id)
+        .where(
+            MeterInstallation.account_id == account_id,
+            MeterInstallation.installed_at < month_end,
+            (MeterInstallation.removed_at.is_(None)) | (MeterInstallation.removed_at > month_start),
+            BillingReading.billing_at >= month_end - tolerance,
+            BillingReading.billing_at <= month_end + tolerance,
+            BillingReading.max_demand_w.is_not(None),
+        )
+        .order_by(BillingReading.billing_at, BillingReading.meter_id, MeterInstallation.installed_at)
+    )
+    return [
+        BillingDemandRow(meter_id, billing_at, demand_w, demand_at, installed_at, removed_at)
+        for meter_id, billing_at, demand_w, demand_at, installed_at, removed_at in session.execute(statement)
+        if demand_w is not None
+    ]
