@@ -37,7 +37,8 @@ def store_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
 
 
 def last_block_interval_end(session: Session, meter_id: int) -> datetime | None:
-    """Where the next block-load read starts (backfill resumes from the last stored interval)."""
+    """The newest stored interval's end (a collection resumes from the later of it and the meter's read
+    progress ``meter.block_load_read_to``: ``hes.CollectionMarks.block_resume_at``)."""
     statement = select(func.max(BlockReading.interval_end_at)).where(BlockReading.meter_id == meter_id)
     return session.execute(statement).scalar_one_or_none()
 
