@@ -7,16 +7,18 @@ and the newest stored interval. Spans are counted on the fake meter (``FakeSessi
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from openprepaid.hes.collection_policy import CollectionJob
 from openprepaid.hes.collector import Collector
 from openprepaid.hes.database import Database
+from openprepaid.hes.group_commit import GroupCommitDatabase
 from openprepaid.hes.retry import NetworkError
 from openprepaid.hes.session import ProfileCapture
 from openprepaid.hes.targets import TargetDirectory
@@ -269,3 +271,39 @@ async def test_progress_facts_are_there_for_the_scheduler_after_a_restart(meter_
     with hes_sessions() as session:
         count = session.execute(select(func.count()).select_from(BlockReading)).scalar_one()
     assert count == 0
+
+
+async def test_under_group_commit_split_batches_keep_spans_and_progress_right(bus, clock, hes_sessions):
+    """Every unit of work of two collections shares its batch with one that fails: each batch is rolled
+    back and re-run one unit at a time, and the rows and the progress come out as without the failures."""
+    db = GroupCommitDatabase(hes_sessions, offload=False, max_batch=8)
+    factory = FakeSessionFactory(clock)
+    empty_id, full_id = add_meter(hes_sessions, serial="SIM00000001"), add_meter(hes_sessions, serial="SIM00000002")
+    empty, full = factory.add(empty_id), factory.add(full_id)
+    full.fill_blocks(T0 - 2 * DAY + PERIOD, 2 * 96)
+    targets = TargetDirectory(db)
+    reader = collector(db, bus, clock)
+    done = asyncio.Event()
+
+    async def failing_units() -> int:
+        failures = 0
+        while not done.is_set():
+            try:
+                await db.run(lambda session: session.execute(text("SELECT * FROM no_such_table")))
+            except Exception:  # the database refuses it, rolling back whatever shared its transaction
+                failures += 1
+        return failures
+
+    async def collect(meter_id: int, meter: FakeMeter) -> None:
+        target = await targets.get(meter_id)
+        report = await reader.collect(RecordingSession(meter), target, [J.BLOCK_LOAD])
+        assert report.completed == [J.BLOCK_LOAD]
+
+    poison = asyncio.create_task(failing_units())
+    await asyncio.gather(collect(empty_id, empty), collect(full_id, full))
+    done.set()
+    assert await poison > 0 and db.stats.split_batches > 0
+    assert read_to(hes_sessions, empty_id) == T0 - SETTLED
+    assert read_to(hes_sessions, full_id) == T0 - 2 * DAY  # the empty day before the meter's birth
+    assert stored(hes_sessions, full_id) == sorted(full.blocks) and stored(hes_sessions, empty_id) == []
+    await db.close()
