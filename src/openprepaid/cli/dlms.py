@@ -8,6 +8,8 @@ openprepaid dlms action HOST:PORT 0.0.96.3.10.255 --method 1 --client 48 --ek HE
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -37,7 +39,7 @@ DEFAULT_CLIENT_TITLE = "4F50434C49000001"  # "OPCLI" + 000001
 
 
 class Connection:
-    """The options every subcommand shares."""
+    """The meter and association every subcommand talks to, from the options they share (``meter_command``)."""
 
     def __init__(
         self,
@@ -179,29 +181,63 @@ JSON = typer.Option(False, "--json", help="print JSON")
 COUNTER = typer.Option(
     None, "--invocation-counter", min=0, help="client 48: first invocation counter (default: read it from the meter)"
 )
+_SHARED_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("client", int, CLIENT),
+    ("password", str | None, PASSWORD),
+    ("ek", str | None, EK),
+    ("ak", str | None, AK),
+    ("system_title", str, TITLE),
+    ("hdlc", bool, HDLC),
+    ("server", int, SERVER),
+    ("timeout", float, TIMEOUT),
+    ("as_json", bool, JSON),
+    ("invocation_counter", int | None, COUNTER),
+)
+"""The options every subcommand takes after its own, in the order ``--help`` lists them."""
+_CONNECTION_PARAMETERS = tuple(inspect.signature(Connection.__init__).parameters)[1:]  # target, client ...
+
+
+def meter_command(command: Callable[..., None]) -> Callable[..., None]:
+    """The subcommand ``command(connection, *own arguments and options*, as_json)`` as Typer sees it:
+    TARGET first, then its own parameters, then the shared options; the wrapper turns TARGET and the
+    connection options into the ``Connection`` the command receives (their errors come first, as
+    they did when every command built it)."""
+    own = [
+        parameter
+        for parameter in inspect.signature(command, eval_str=True).parameters.values()
+        if parameter.name not in ("connection", "as_json")
+    ]
+    target = inspect.Parameter("target", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=TARGET, annotation=str)
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+        for name, annotation, default in _SHARED_OPTIONS
+    ]
+    parameters = [target, *own, *shared]
+
+    @functools.wraps(command)
+    def run(**values: Any) -> None:
+        as_json = values.pop("as_json")
+        connection = Connection(**{name: values.pop(name) for name in _CONNECTION_PARAMETERS})
+        command(connection, **values, as_json=as_json)
+
+    run.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+    run.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters} | {"return": None}
+    return run
 
 
 @app.command()
+@meter_command
 def get(
-    target: str = TARGET,
+    connection: Connection,
     obis: str = OBIS_ARG,
     class_id: int | None = typer.Option(None, "--class", help="interface class (inferred from the catalogue)"),
     attribute: int = typer.Option(2, "--attr", help="attribute number"),
     from_: datetime | None = typer.Option(None, "--from", help="profile range start, ISO with offset"),
     to: datetime | None = typer.Option(None, "--to", help="profile range end, ISO with offset"),
-    client: int = CLIENT,
-    password: str | None = PASSWORD,
-    ek: str | None = EK,
-    ak: str | None = AK,
-    system_title: str = TITLE,
-    hdlc: bool = HDLC,
-    server: int = SERVER,
-    timeout: float = TIMEOUT,
-    as_json: bool = JSON,
-    invocation_counter: int | None = COUNTER,
+    *,
+    as_json: bool,
 ) -> None:
     """Read one attribute (a profile by time range with --from/--to)."""
-    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout, invocation_counter)
     logical_name = _obis(obis)
     descriptor = CosemAttributeDescriptor(_class_of(logical_name, class_id), logical_name, attribute)
     access = None
@@ -221,25 +257,17 @@ def get(
 
 
 @app.command("set")
+@meter_command
 def set_(
-    target: str = TARGET,
+    connection: Connection,
     obis: str = OBIS_ARG,
     value: str = typer.Option(..., "--value", help="TYPE:VALUE, e.g. long-unsigned:5000 or date-time:ISO"),
     class_id: int | None = typer.Option(None, "--class", help="interface class (inferred from the catalogue)"),
     attribute: int = typer.Option(2, "--attr", help="attribute number"),
-    client: int = CLIENT,
-    password: str | None = PASSWORD,
-    ek: str | None = EK,
-    ak: str | None = AK,
-    system_title: str = TITLE,
-    hdlc: bool = HDLC,
-    server: int = SERVER,
-    timeout: float = TIMEOUT,
-    as_json: bool = JSON,
-    invocation_counter: int | None = COUNTER,
+    *,
+    as_json: bool,
 ) -> None:
     """Write one attribute."""
-    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout, invocation_counter)
     logical_name = _obis(obis)
     descriptor = CosemAttributeDescriptor(_class_of(logical_name, class_id), logical_name, attribute)
     try:
@@ -257,25 +285,17 @@ def set_(
 
 
 @app.command()
+@meter_command
 def action(
-    target: str = TARGET,
+    connection: Connection,
     obis: str = OBIS_ARG,
     method: int = typer.Option(..., "--method", help="method number, e.g. 1 remote_disconnect, 2 remote_reconnect"),
     param: str | None = typer.Option(None, "--param", help="TYPE:VALUE parameter (default integer:0)"),
     class_id: int | None = typer.Option(None, "--class", help="interface class (inferred from the catalogue)"),
-    client: int = CLIENT,
-    password: str | None = PASSWORD,
-    ek: str | None = EK,
-    ak: str | None = AK,
-    system_title: str = TITLE,
-    hdlc: bool = HDLC,
-    server: int = SERVER,
-    timeout: float = TIMEOUT,
-    as_json: bool = JSON,
-    invocation_counter: int | None = COUNTER,
+    *,
+    as_json: bool,
 ) -> None:
     """Invoke a method (e.g. disconnect control 0.0.96.3.10.255 method 1 or 2)."""
-    connection = Connection(target, client, password, ek, ak, system_title, hdlc, server, timeout, invocation_counter)
     logical_name = _obis(obis)
     descriptor = CosemMethodDescriptor(_class_of(logical_name, class_id), logical_name, method)
     try:
