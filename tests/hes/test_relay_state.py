@@ -3,8 +3,8 @@
 On both backends (``hes_sessions``): the repository guard (an older or equally old read changes
 nothing, also between concurrent writers), the bus message on ``op.events.relay.<meter_id>`` only
 when output_state or control_state changed, and every path that reads the relay from the meter:
-a relay command's read-back (confirmed or not), a stale in-doubt command's re-verification, and
-the relay-state read of ``relay_record`` as the collection job calls it.
+a relay command's read-back (confirmed or not), a command in doubt re-verified, and the
+relay-state collection job.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from openprepaid.hes.collection_policy import CollectionJob
+from openprepaid.hes.collector import Collector
 from openprepaid.hes.command_queue import CommandQueue
 from openprepaid.hes.command_records import CommandRequest
 from openprepaid.hes.command_worker import CommandWorker
@@ -27,7 +29,7 @@ from openprepaid.hes.throttle import Throttle, ThrottleLimits
 from openprepaid.store.model import CommandKind, CommandState, Meter
 from openprepaid.store.repository import meter_relay
 from tests.hes.conftest import add_meter
-from tests.hes.fakes import T0, FakeSessionFactory
+from tests.hes.fakes import T0, FakeSession, FakeSessionFactory
 
 LIMITS = ThrottleLimits(max_sessions=8, connections_per_s=1000, burst=100, min_gap_s=0)
 POLICY = RetryPolicy(max_attempts=2, base_delay_s=10, max_delay_s=60, jitter=0.0)
@@ -222,3 +224,22 @@ async def test_a_non_relay_command_records_no_relay(db, bus, clock, hes_sessions
     [view] = await worker.run_once()
     assert view.state is CommandState.CONFIRMED
     assert recorded(hes_sessions, meter_id) == (None, None, None)
+
+
+async def test_the_relay_state_collection_job_records_what_it_read(db, bus, clock, hes_sessions, outcomes):
+    meter_id = add_meter(hes_sessions)
+    ct_meter_id = add_meter(hes_sessions, serial="SIM00000002", has_relay=False)
+    factory = FakeSessionFactory(clock)
+    meter = factory.add(meter_id)
+    meter.output_state, meter.control_state = False, RelayControlState.DISCONNECTED
+    ct_meter = factory.add(ct_meter_id)
+    collector = Collector(db, bus, clock)
+    targets = TargetDirectory(db)
+    report = await collector.collect(FakeSession(meter), await targets.get(meter_id), [CollectionJob.RELAY_STATE])
+    assert report.completed == [CollectionJob.RELAY_STATE]
+    assert recorded(hes_sessions, meter_id) == (False, 0, clock.now())
+    await collector.collect(FakeSession(ct_meter), await targets.get(ct_meter_id), [CollectionJob.RELAY_STATE])
+    assert recorded(hes_sessions, ct_meter_id) == (None, None, None) and "read_relay_state" not in ct_meter.calls
+    await bus.drain()
+    [message] = relay_messages(outcomes)
+    assert message["source"] == "collection" and message["meter_id"] == meter_id

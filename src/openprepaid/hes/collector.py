@@ -36,6 +36,7 @@ from openprepaid.hes.clock import Clock
 from openprepaid.hes.collection_policy import JOB_ORDER, CollectionJob
 from openprepaid.hes.database import Database
 from openprepaid.hes.metrics import HesMetrics
+from openprepaid.hes.relay_record import record_relay_state
 from openprepaid.hes.retry import HesError, MeterIdentityError, describe
 from openprepaid.hes.session import (
     EVENT_LOGS,
@@ -437,6 +438,7 @@ class Collector:
             return  # a CT/PT meter has no disconnect control object
         state = await session.read_relay_state()
         report.relay_state = state
+        await record_relay_state(self._db, self._bus, target.meter_id, state, source="collection")
         payload = {
             "meter_id": target.meter_id,
             "kind": "relay_state",
