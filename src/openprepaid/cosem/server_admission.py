@@ -27,10 +27,10 @@ class Refusal:
     initiate_error: InitiateError | None = None
 
 
-_MECHANISM_OF = {
-    Authentication.NONE: None,
-    Authentication.LOW: MechanismName.LOW,
-    Authentication.HLS_GMAC: MechanismName.HIGH_GMAC,
+_MECHANISMS_OF: dict[Authentication, tuple[int | None, ...]] = {
+    Authentication.NONE: (None, MechanismName.LOWEST),  # no mechanism-name, or "lowest level" (gurux sends it)
+    Authentication.LOW: (MechanismName.LOW,),
+    Authentication.HLS_GMAC: (MechanismName.HIGH_GMAC,),
 }
 
 
@@ -45,7 +45,7 @@ def check_aarq(aarq: AARQ, policy: ClientPolicy | None) -> Refusal | None:  # no
     )
     if aarq.application_context_name != wanted_context:
         return Refusal(AcseServiceUserDiagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED, "application context")
-    if aarq.mechanism_name != _MECHANISM_OF[policy.authentication]:
+    if aarq.mechanism_name not in _MECHANISMS_OF[policy.authentication]:
         if aarq.mechanism_name is None:
             return Refusal(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_REQUIRED, "mechanism required")
         return Refusal(AcseServiceUserDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED, "wrong mechanism")
