@@ -186,6 +186,31 @@ def _with_user_information(aarq: bytes, information: bytes) -> bytes:
     return bytes((0x60, len(body))) + body
 
 
+def test_a_general_glo_initiate_request_gets_a_general_glo_initiate_response() -> None:
+    policies = {48: ClientPolicy(authentication=Authentication.NONE, keys=KEYS, protection=AUTHENTICATED_ENCRYPTED)}
+    server = meter(policies)
+    initiate = InitiateRequest(proposed_conformance=Conformance.GET, client_max_receive_pdu_size=512).encode()
+    ciphered = protect(
+        initiate,
+        protection=Protection.GENERAL_GLOBAL,
+        security_control=AUTHENTICATED_ENCRYPTED,
+        system_title=CLIENT_TITLE,
+        invocation_counter=5,
+        keys=KEYS,
+    )
+    aarq = AARQ(
+        application_context_name=ApplicationContextName.LOGICAL_NAME_WITH_CIPHERING, calling_ap_title=CLIENT_TITLE
+    )
+    assert isinstance(
+        server.receive_apdu(_with_user_information(aarq.encode(), ciphered), client_sap=48), AssociationEstablished
+    )
+    [aare_apdu] = server.data_to_send()
+    information = AARE.decode(aare_apdu).user_information
+    assert information is not None and information.encode()[0] == GENERAL_GLO_CIPHERING_TAG
+    opened = unprotect(information.encode(), keys=KEYS, peer_system_title=METER_TITLE)
+    assert InitiateResponse.decode(opened.apdu).negotiated_conformance == Conformance.GET
+
+
 def _ded_request(apdu: bytes, counter: int, key: bytes = DEDICATED_KEY) -> bytes:
     return protect(
         apdu,
