@@ -22,6 +22,7 @@ from openprepaid.cosem.errors import EncodeError, ProtocolError
 from openprepaid.cosem.security import AUTHENTICATED_ENCRYPTED
 from openprepaid.cosem.security_apdu import Protection, envelope_overhead
 from openprepaid.cosem.server_association import ServerAssociation, ServerState
+from openprepaid.cosem.server_transfers import ServerTransfers
 from openprepaid.cosem.xdlms import decode_xdlms_apdu
 from openprepaid.cosem.xdlms_action import (
     ActionRequestNextPblock,
@@ -32,7 +33,12 @@ from openprepaid.cosem.xdlms_action import (
 from openprepaid.cosem.xdlms_block import ActionBlockSender, split_action_response
 from openprepaid.cosem.xdlms_common import ActionResult, DataAccessResult
 from openprepaid.cosem.xdlms_get import GetRequestNext, GetRequestNormal, GetResponseWithDatablock
-from openprepaid.cosem.xdlms_set import SetRequestWithDatablock, SetResponseLastDatablock
+from openprepaid.cosem.xdlms_set import (
+    SetRequestWithDatablock,
+    SetRequestWithFirstDatablock,
+    SetResponseDatablock,
+    SetResponseLastDatablock,
+)
 from tests.cosem.test_association import CLIENTS, CLOCK, DISCONNECT, ENERGY, METER_TITLE, POLICIES, Link, associate
 
 
@@ -227,3 +233,18 @@ def test_a_long_get_block_out_of_order_ends_the_transfer() -> None:
     [reply] = link.meter.data_to_send()
     assert decode_xdlms_apdu(reply).raw_data is DataAccessResult.DATA_BLOCK_NUMBER_INVALID  # type: ignore[attr-defined]
     assert isinstance(link.meter.receive_apdu(GetRequestNext(block_number=1).encode(), client_sap=16), RequestRefused)
+
+
+def test_a_long_set_beyond_the_bound_ends_its_transfer() -> None:
+    transfers = ServerTransfers(max_set_value_size=10)
+    first = SetRequestWithFirstDatablock(attribute=CLOCK, last_block=False, block_number=1, raw_data=b"x" * 8)
+    step = transfers.set_block(first)
+    assert step.reply == SetResponseDatablock(block_number=1) and step.refusal is None
+    with pytest.raises(ProtocolError, match="exceeds 10"):
+        transfers.set_block(SetRequestWithDatablock(last_block=True, block_number=2, raw_data=b"y" * 3))
+    late = transfers.set_block(SetRequestWithDatablock(last_block=True, block_number=2, raw_data=b"y"))
+    assert late.refusal is not None and "without a long SET" in late.refusal
+    assert transfers.set_block(first).reply == SetResponseDatablock(block_number=1)  # a first block starts anew
+    step = transfers.set_block(SetRequestWithDatablock(last_block=True, block_number=3, raw_data=b"y"))
+    assert step.reply == SetResponseLastDatablock(result=DataAccessResult.DATA_BLOCK_NUMBER_INVALID, block_number=3)
+    assert step.refusal is not None and "out of order" in step.refusal

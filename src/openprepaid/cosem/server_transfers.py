@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openprepaid.cosem.errors import ProtocolError
 from openprepaid.cosem.xdlms_action import ActionRequestNextPblock, ActionResponseNormal, ActionResponseWithPblock
 from openprepaid.cosem.xdlms_block import (
     DEFAULT_MAX_SET_VALUE_SIZE,
@@ -160,7 +161,7 @@ class ServerTransfers:
             )
         try:
             answer = receiver.receive(block)
-        except Exception:
+        except ProtocolError:  # the value outgrew the bound: the transfer is over
             self._set = None
             raise
         if isinstance(answer, SetResponseDatablock):

@@ -33,8 +33,11 @@ from openprepaid.cosem.xdlms_action import (
     ActionResponseWithPblock,
 )
 from openprepaid.cosem.xdlms_block import (
+    ActionBlockSender,
     GetBlockAssembler,
     GetBlockSender,
+    SetBlockReceiver,
+    split_action_response,
     split_get_response,
     split_set_request,
 )
@@ -167,6 +170,7 @@ __all__ = [
     "CLOCK_TIME",
     "DEFAULT_INVOKE_ID_AND_PRIORITY",
     "XDLMS_TAGS",
+    "ActionBlockSender",
     "ActionRequest",
     "ActionRequestNextPblock",
     "ActionRequestNormal",
@@ -208,6 +212,7 @@ __all__ = [
     "RangeDescriptor",
     "SelectiveAccess",
     "ServiceErrorKind",
+    "SetBlockReceiver",
     "SetRequest",
     "SetRequestNormal",
     "SetRequestWithDatablock",
@@ -231,6 +236,7 @@ __all__ = [
     "long_invoke_id_and_priority",
     "long_invoke_id_of",
     "profile_access",
+    "split_action_response",
     "split_get_response",
     "split_set_request",
 ]
