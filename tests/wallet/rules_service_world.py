@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import Command, CommandKind, CommandState, Meter, MeterType
-from openprepaid.wallet.closure import adjust
+from openprepaid.wallet.adjustment import adjust
 from openprepaid.wallet.recharge import RechargePolicy, RechargeRequest, recharge
 from openprepaid.wallet.rules import EmergencyCreditConfig, RelayAction, RulesConfig
 from openprepaid.wallet.rules_service import RULES_ACTOR, RelayCommandRequest

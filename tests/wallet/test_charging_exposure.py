@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, timedelta
 
 from openprepaid.store.model import AccountStatus, DailyReading
+from openprepaid.wallet.adjustment import adjust
 from openprepaid.wallet.charging import ChargingPolicy, MeterIntervals, charge_intervals
-from openprepaid.wallet.closure import adjust
 from openprepaid.wallet.enforcement import accounts_below
 from openprepaid.wallet.exposure import unbilled_exposure
 from openprepaid.wallet.trueup import TrueUpPolicy, true_up_day

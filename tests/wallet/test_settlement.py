@@ -1,4 +1,4 @@
-"""Monthly reconciliation against the tariff's exact month bill, final bill and refund, adjustments."""
+"""Monthly reconciliation against the tariff's exact month bill, final bill and refund."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from openprepaid.wallet import ledger
 from openprepaid.wallet.account_books import record_opening_arrears, record_security_deposit
 from openprepaid.wallet.charging import ChargingPolicy, MeterIntervals, charge_intervals
 from openprepaid.wallet.chart_of_accounts import ConsumerLedger, UtilityLedger
-from openprepaid.wallet.closure import ClosureError, adjust, close_account
+from openprepaid.wallet.closure import ClosureError, close_account
 from openprepaid.wallet.fixed_charge import charge_daily_fixed
 from openprepaid.wallet.recharge import RechargePolicy, RechargeRequest, recharge
 from openprepaid.wallet.settlement import SettlementError, settle_month
@@ -246,29 +246,3 @@ def test_final_bill_carries_a_debt_to_arrears(db_session):
     assert ledger.balance_paise(db_session, consumer.arrears) == final.carried_to_arrears_paise
     assert_ledger_invariants(db_session)
 
-
-def test_adjustments_need_reason_and_actor_and_happen_once(db_session):
-    world = make_world(db_session)
-    consumer, _ = make_metered_consumer(db_session, world)
-    args = {
-        "account_id": consumer.account.id,
-        "reason": "meter misread in Oct, ticket 4411",
-        "actor": "operator:9",
-        "reference": "TICKET-4411",
-        "effective_at": NOW,
-        "now": NOW,
-    }
-    first = adjust(db_session, amount_paise=12_345, **args)
-    again = adjust(db_session, amount_paise=12_345, **args)
-    assert again == ledger.Posted(first.ledger_transaction_id, ledger.Outcome.EXISTS)
-    assert wallet_balance(db_session, consumer) == 12_345
-    with pytest.raises(ledger.IdempotencyConflictError):
-        adjust(db_session, amount_paise=-12_345, **args)
-    for bad in ({"amount_paise": 0}, {"amount_paise": 10, "reason": " "}, {"amount_paise": 10, "actor": ""}):
-        with pytest.raises(ClosureError):
-            adjust(db_session, **{**args, **bad})
-    memo = db_session.execute(
-        text("SELECT memo, actor FROM ledger_transaction WHERE id = :i"), {"i": first.ledger_transaction_id}
-    ).one()
-    assert tuple(memo) == ("meter misread in Oct, ticket 4411", "operator:9")
-    assert_ledger_invariants(db_session)

@@ -1,12 +1,12 @@
 """``openprepaid accounts``: the wallet from the command line — list accounts, show one (balances,
-statement, notices, relay), take a recharge, reverse a bounced payment, the enforcement-gap report,
-settlement statements.
+statement, notices, relay), take a recharge, reverse a bounced payment, correct a wallet (adjust), the
+enforcement-gap report, settlement statements.
 
-Exit codes: 0 done (a repeated recharge or reversal too: both are idempotent), 1 the database cannot
-be opened, 2 invalid input, 3 not found (utility, account, payment reference), 4 refused by the
-wallet (recharge policy, a payment reference used for another account or amount, a closed account,
-nothing to reverse). Errors go to stderr; with ``--json`` an ``{"error": ...}`` object also goes to
-stdout. Docs: docs/accounts-cli.md.
+Exit codes: 0 done (a repeated recharge, reversal or adjustment too: all are idempotent), 1 the database
+cannot be opened, 2 invalid input, 3 not found (utility, account, payment reference), 4 refused by the
+wallet (recharge policy, a payment or adjustment reference used for another account or amount, the
+adjustment limit, a closed account, nothing to reverse). Errors go to stderr; with ``--json`` an
+``{"error": ...}`` object also goes to stdout. Docs: docs/accounts-cli.md.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openprepaid.cli import accounts_query as query
 from openprepaid.cli import accounts_text as text
+from openprepaid.cli.accounts_adjust import adjust_account
 from openprepaid.cli.accounts_common import (
     EXIT_INPUT,
     account_named,
@@ -40,7 +41,7 @@ from openprepaid.store.repository import account_overview as overview
 from openprepaid.wallet.rules_service import enforcement_gap
 
 app = typer.Typer(
-    help="Prepaid accounts: balances, ledger statements, recharges, reversals, the enforcement gap.",
+    help="Prepaid accounts: balances, ledger statements, recharges, reversals, adjustments, the enforcement gap.",
     no_args_is_help=True,
 )
 
@@ -105,11 +106,13 @@ def show_account(
     emit(json_out, detail, lambda: text.detail_lines(detail))
 
 
-# --- recharge, reverse (accounts_payments.py) ----------------------------------------------------------
+# --- recharge, reverse (accounts_payments.py), adjust (accounts_adjust.py) ---------------------------------
 
 # A negative amount must reach the amount check (a clear refusal), not be taken for an option.
 app.command("recharge", context_settings={"ignore_unknown_options": True})(recharge_account)
 app.command("reverse")(reverse_payment)
+# A debit ("-99.50") must reach the amount parser, not be taken for an option.
+app.command("adjust", context_settings={"ignore_unknown_options": True})(adjust_account)
 
 
 # --- the enforcement gap, settlement statements ----------------------------------------------------------
@@ -171,10 +174,12 @@ def settlement_statements(
         def read(session: Session) -> dict[str, Any]:
             ref = account_named(session, account_no, utility)
             rows = detail_repo.settlement_statements(session, ref.account_id, month_date=month_date)
+            zone = next((u.timezone for u in overview.utilities(session) if u.id == ref.utility_id), "UTC")
             return {
                 "account_no": ref.account_no,
                 "utility": ref.utility_code,
                 "statements": [query.settlement_item(r) for r in rows],
+                "timezone": zone,
             }
 
         return read_with(sessions, read)

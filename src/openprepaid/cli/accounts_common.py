@@ -1,11 +1,11 @@
 """What every ``openprepaid accounts`` command shares: opening the store, errors as exit codes, looking
 up utilities and accounts by their codes and numbers, the rules configuration, times and amounts.
 
-Exit codes: 0 done (a repeated recharge or reversal too: both are idempotent), 1 the database cannot
-be opened, 2 invalid input, 3 not found (utility, account, payment reference), 4 refused by the
-wallet (recharge policy, a payment reference used for another account or amount, a closed account,
-nothing to reverse). Errors go to stderr; with ``--json`` an ``{"error": ...}`` object also goes to
-stdout.
+Exit codes: 0 done (a repeated recharge, reversal or adjustment too: all are idempotent), 1 the database
+cannot be opened, 2 invalid input, 3 not found (utility, account, payment reference), 4 refused by the
+wallet (recharge policy, a payment or adjustment reference used for another account or amount, the
+adjustment limit, a closed account, nothing to reverse). Errors go to stderr; with ``--json`` an
+``{"error": ...}`` object also goes to stdout.
 """
 
 from __future__ import annotations
@@ -21,14 +21,16 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from openprepaid.app import build_store, prepaid_rules
 from openprepaid.settings import ConfigFileError, Mode, Settings
 from openprepaid.store.engine import DatabaseURLError
 from openprepaid.store.repository import account_overview as overview
+from openprepaid.wallet.errors import WalletError
 from openprepaid.wallet.rules import RulesConfig
+from openprepaid.wallet.unit_of_work import run_unit_of_work
 
 EXIT_DATABASE, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_REFUSED = 1, 2, 3, 4
 T = TypeVar("T")
@@ -132,18 +134,23 @@ def moment(value: str | None, option: str) -> datetime:
 _AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
+def _exact_rupees(value: str, text: str) -> Decimal:
+    """``text`` (``value`` without sign or ₹) as exact rupees: no thousands separators, exponents, more than two
+    decimals or anything that is not a number (never a float)."""
+    if "," in text:
+        fail(f"amount {value!r}: write it without thousands separators, e.g. 1000.00", EXIT_INPUT, "bad_amount")
+    if not _AMOUNT.fullmatch(text):
+        fail(f"amount {value!r} is not a number of rupees (e.g. 500 or 499.50)", EXIT_INPUT, "bad_amount")
+    decimals = len(text.partition(".")[2])
+    if decimals > 2:
+        fail(f"amount {value!r} has {decimals} decimals: rupees take at most 2 (paise)", EXIT_INPUT, "bad_amount")
+    return Decimal(text)
+
+
 def parse_rupees(value: str) -> int:
     """Rupees as text -> integer paise, exactly: ``500``, ``499.50``, ``₹1000``. Refuses more than two
     decimals, negative, zero, thousands separators, exponents and anything that is not a number."""
-    cleaned = value.strip().removeprefix("₹").strip()
-    if "," in cleaned:
-        fail(f"amount {value!r}: write it without thousands separators, e.g. 1000.00", EXIT_INPUT, "bad_amount")
-    if not _AMOUNT.fullmatch(cleaned):
-        fail(f"amount {value!r} is not a number of rupees (e.g. 500 or 499.50)", EXIT_INPUT, "bad_amount")
-    decimals = len(cleaned.partition(".")[2])
-    if decimals > 2:
-        fail(f"amount {value!r} has {decimals} decimals: rupees take at most 2 (paise)", EXIT_INPUT, "bad_amount")
-    rupees = Decimal(cleaned)
+    rupees = _exact_rupees(value, value.strip().removeprefix("₹").strip())
     if rupees < 0:
         fail(
             f"amount {value!r} is negative: a recharge adds money (a bounced payment: accounts reverse)",
@@ -155,12 +162,55 @@ def parse_rupees(value: str) -> int:
     return int(rupees * 100)
 
 
-def payment_reference(value: str) -> str:
-    """A payment reference as the wallet keys it: 1..100 printable characters (surrounding blanks dropped)."""
+def parse_signed_rupees(value: str) -> int:
+    """A correction in rupees with its direction -> signed integer paise: ``+250`` (or ``+₹250``) credits the
+    wallet, ``-99.50`` debits it. The sign is required, so a slip of direction cannot pass unnoticed; the
+    amount is exact as in ``parse_rupees``, and not zero."""
+    cleaned = value.strip()
+    sign, rest = cleaned[:1], cleaned[1:].strip().removeprefix("₹").strip()
+    if sign not in ("+", "-") or rest[:1] in ("+", "-"):
+        fail(
+            f"amount {value!r}: give the direction, e.g. +250 to credit the wallet or -99.50 to debit it",
+            EXIT_INPUT,
+            "bad_amount",
+        )
+    rupees = _exact_rupees(value, rest)
+    if rupees == 0:
+        fail(f"amount {value!r} is zero", EXIT_INPUT, "bad_amount")
+    paise = int(rupees * 100)
+    return paise if sign == "+" else -paise
+
+
+def reference_text(value: str, what: str = "payment reference") -> str:
+    """A reference as the wallet keys it: 1..100 printable characters (surrounding blanks dropped)."""
     reference = value.strip()
     if not reference or len(reference) > 100 or not reference.isprintable():
-        fail(f"payment reference {value!r}: 1..100 printable characters", EXIT_INPUT, "bad_reference")
+        fail(f"{what} {value!r}: 1..100 printable characters", EXIT_INPUT, "bad_reference")
     return reference
+
+
+def payment_reference(value: str) -> str:
+    """A payment reference as the wallet keys it: 1..100 printable characters (surrounding blanks dropped)."""
+    return reference_text(value)
+
+
+def commit_work(
+    sessions: sessionmaker[Session],
+    work: Callable[[Session], T],
+    what: str,
+    refused: Callable[[WalletError], None] | None = None,
+) -> T:
+    """One unit of work (retried on lock conflicts); a wallet refusal or a database failure becomes an exit
+    code (``refused`` may say it better first)."""
+    try:
+        return run_unit_of_work(sessions, work)
+    except WalletError as exc:
+        if refused is not None:
+            refused(exc)
+        exit_code = EXIT_NOT_FOUND if exc.http_status == 404 else EXIT_REFUSED
+        fail(f"{exc.code}: {exc}", exit_code, exc.code)
+    except SQLAlchemyError as exc:
+        fail(f"the {what} was not recorded: {exc}", EXIT_DATABASE, "database_error")
 
 
 def default_actor() -> str:

@@ -6,23 +6,21 @@ first receipt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from openprepaid.app import recharge_policy
 from openprepaid.cli import accounts_query as query
 from openprepaid.cli import accounts_text as text
 from openprepaid.cli.accounts_common import (
-    EXIT_DATABASE,
     EXIT_INPUT,
     EXIT_NOT_FOUND,
     EXIT_REFUSED,
     account_named,
+    commit_work,
     default_actor,
     emit,
     fail,
@@ -52,9 +50,6 @@ from openprepaid.wallet.recharge import (
     recharge,
     reverse_recharge,
 )
-from openprepaid.wallet.unit_of_work import run_unit_of_work
-
-T = TypeVar("T")
 
 
 def _receipt_document(session: Session, ref: overview.AccountRef, receipt: Receipt, name: str) -> dict[str, Any]:
@@ -80,25 +75,6 @@ def _receipt_document(session: Session, ref: overview.AccountRef, receipt: Recei
         "relay": query.relay_now(session, ref.account_id),
         "timezone": zone,
     }
-
-
-def _commit(
-    sessions: sessionmaker[Session],
-    work: Callable[[Session], T],
-    what: str,
-    refused: Callable[[WalletError], None] | None = None,
-) -> T:
-    """One unit of work (retried on lock conflicts); a wallet refusal or a database failure becomes an exit
-    code (``refused`` may say it better first)."""
-    try:
-        return run_unit_of_work(sessions, work)
-    except WalletError as exc:
-        if refused is not None:
-            refused(exc)
-        exit_code = EXIT_NOT_FOUND if exc.http_status == 404 else EXIT_REFUSED
-        fail(f"{exc.code}: {exc}", exit_code, exc.code)
-    except SQLAlchemyError as exc:
-        fail(f"the {what} was not recorded: {exc}", EXIT_DATABASE, "database_error")
 
 
 def _policy_text(policy: RechargePolicy) -> str:
@@ -168,7 +144,7 @@ def recharge_account(
             if isinstance(exc, InvalidRechargeError):
                 fail(f"{format_inr(paise)} refused: {exc} ({_policy_text(policy)})", EXIT_REFUSED, exc.code)
 
-        return _commit(sessions, credit, "recharge", refused)
+        return commit_work(sessions, credit, "recharge", refused)
 
     document = run(settings, json_out, work)
     emit(json_out, document, lambda: text.receipt_lines(document))
@@ -225,7 +201,7 @@ def reverse_payment(
             )
             return _reversal_document(session, payment, receipt)
 
-        return _commit(sessions, undo, "reversal")
+        return commit_work(sessions, undo, "reversal")
 
     document = run(settings, json_out, work)
     emit(json_out, document, lambda: text.reversal_lines(document))

@@ -413,6 +413,7 @@ def settlement_item(row: StatementRow) -> dict[str, Any]:
             for part in lines.get("versions", [])
             if isinstance(part, dict)
         ],
+        "max_demand": lines.get("max_demand") if isinstance(lines.get("max_demand"), dict) else None,
         "ledger_transaction_id": row.ledger_transaction_id,
         "created_at": iso(row.created_at),
     }

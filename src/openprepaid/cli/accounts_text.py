@@ -167,11 +167,11 @@ def _statement_lines(detail: dict[str, Any], zone: str) -> list[str]:
     lines = [f"Wallet statement (last {len(statement)} transactions in posting order; credit +, debit -)"]
     if not statement:
         return [*lines, "  none"]
-    lines.append(f"  {'posted':<16}  {'kind':<16} {'description':<40} {'amount':>12} {'balance':>13}")
+    lines.append(f"  {'posted':<16}  {'kind':<17} {'description':<40} {'amount':>12} {'balance':>13}")
     for entry in statement:
         amount = entry["amount"] if entry["amount_paise"] < 0 else f"+{entry['amount']}"
         lines.append(
-            f"  {local(entry['posted_at'], zone):<16}  {entry['kind']:<16} {_cut(describe(entry), 40):<40} "
+            f"  {local(entry['posted_at'], zone):<16}  {entry['kind']:<17} {_cut(describe(entry), 40):<40} "
             f"{amount:>12} {entry['balance_after']:>13}"
         )
     return lines
@@ -267,6 +267,26 @@ def receipt_lines(receipt: dict[str, Any]) -> list[str]:
     return lines
 
 
+def adjustment_lines(adjustment: dict[str, Any]) -> list[str]:
+    zone = adjustment["timezone"]
+    if adjustment["replayed"]:
+        head = f"Already adjusted: reference {adjustment['reference']} was posted before; nothing changed."
+    else:
+        head = f"Adjustment posted: reference {adjustment['reference']}."
+    direction = "credited to the wallet" if adjustment["direction"] == "credit" else "debited from the wallet"
+    return [
+        head,
+        f"  account         {adjustment['account_no']} ({adjustment['utility']}) {adjustment['consumer_name']}",
+        f"  amount          {adjustment['amount']} {direction}",
+        f"  reason          {adjustment['reason']}",
+        f"  by              {adjustment['actor']}",
+        f"  effective       {local(adjustment['effective_at'], zone, seconds=True)} {zone}",
+        f"  posted          {local(adjustment['posted_at'], zone, seconds=True)} {zone}, "
+        f"ledger transaction #{adjustment['ledger_transaction_id']}",
+        f"  wallet balance  {adjustment['wallet_balance']} now",
+    ]
+
+
 def reversal_lines(reversal: dict[str, Any]) -> list[str]:
     zone = reversal["timezone"]
     head = (
@@ -343,6 +363,16 @@ def settlement_lines(document: dict[str, Any]) -> list[str]:
             f"charged {format_inr(item['charged_paise'])}, "
             f"billed {format_inr(item['billed_paise'])}, difference {format_inr(abs(difference))} {posted}{review}"
         )
+        demand = item.get("max_demand")
+        if demand and demand.get("max_demand_w") is not None:
+            zone = document.get("timezone", "UTC")
+            when = f" at {local(demand['max_demand_at'], zone)}" if demand.get("max_demand_at") else ""
+            lines.append(
+                f"  maximum demand {demand['max_demand_w'] / 1000:g} kW{when} (billing snapshot of meter "
+                f"#{demand['meter_id']}): over-drawl penalty {demand['status'].replace('_', ' ')}"
+            )
+        elif demand:
+            lines.append("  maximum demand: no billing snapshot at the month's end (no over-drawl penalty yet)")
         lines.append(f"  {'component':<28} {'charged':>13} {'billed':>13} {'difference':>13}")
         for part in item["components"]:
             charged, billed = part["charged_paise"], part["billed_paise"]

@@ -1,4 +1,4 @@
-"""Final bill on closure, refund of what remains, and operator adjustments (domain.md C5).
+"""Final bill on closure and refund of what remains (domain.md C5); operator adjustments: ``adjustment``.
 
 Invariants:
 - Closing settles the closing month up to the closure day (a ``final`` statement), then in one
@@ -6,8 +6,6 @@ Invariants:
   wallet pays the arrears it can, what is left is refunded (wallet -> refunds payable), and a
   remaining debt is carried to arrears. Afterwards the wallet and the deposit are zero; only
   arrears (a debt still owed) may remain. Closing twice returns the first result.
-- An adjustment is an operator's balanced movement between the wallet and the adjustments
-  account, with a reason and an actor, idempotent by the caller's key; never an edit of history.
 """
 
 from __future__ import annotations
@@ -137,41 +135,3 @@ def _replay(session: Session, account_id: int, catalog: TariffCatalog, closed_at
         debits.get("debt_carried", 0),
         stored.id,
     )
-
-
-def adjust(
-    session: Session,
-    *,
-    account_id: int,
-    amount_paise: int,
-    reason: str,
-    actor: str,
-    reference: str,
-    effective_at: datetime,
-    now: datetime,
-) -> Posted:
-    """An operator's adjustment: ``amount_paise`` > 0 credits the consumer's wallet, < 0 debits it."""
-    if type(amount_paise) is not int or amount_paise == 0:
-        raise ClosureError(f"an adjustment needs a non-zero integer amount, not {amount_paise!r}")
-    if not reason.strip() or not actor.strip() or not reference:
-        raise ClosureError("an adjustment needs a reason, an actor and a reference")
-    account = account_repo.wallet_account(session, account_id)
-    if account is None:
-        raise UnknownAccountError(f"no account {account_id}")
-    wallet = consumer_ledgers(session, [account_id]).get(account_id, {}).get(ConsumerLedger.PREPAID_WALLET)
-    books = utility_ledgers(session, account.utility_id)
-    if wallet is None or UtilityLedger.ADJUSTMENTS not in books:
-        raise ClosureError(f"account {account_id} has no ledger accounts opened")
-    entry = LedgerEntry(
-        idempotency_key=f"adjustment:{account.utility_id}:{reference}",
-        kind=LedgerTransactionKind.ADJUSTMENT,
-        legs=(
-            Leg(wallet, -amount_paise, "adjustment"),
-            Leg(books[UtilityLedger.ADJUSTMENTS], amount_paise, "adjustment"),
-        ),
-        effective_at=effective_at,
-        account_id=account_id,
-        actor=actor,
-        memo=reason[:500],
-    )
-    return ledger.post(session, entry, now=now)
