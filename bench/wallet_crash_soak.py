@@ -2,8 +2,11 @@
 
     python bench/wallet_crash_soak.py --runs 200 [--backend sqlite|postgres] [--kills 1-3] [--seed 1000]
 
-Each run: fresh databases, a seeded workload (interval batches with re-deliveries, recharges with
-retries, reversals, daily fixed charges), the worker SIGKILLed 1-3 times at random moments, then
+Each run: fresh databases, a seeded workload (interval batches with re-deliveries and undelivered
+intervals, the midnight registers and the daily true-up — after the whole day or after its first half, the
+rest arriving late and covered — recharges with retries, reversals, daily fixed charges), the worker
+SIGKILLed 1-3 times at random moments, the database checked after every kill (ledger balanced, balances
+equal their postings, no interval or day billed twice, month-to-date units = intervals + true-ups), then
 run to completion and compared with an uninterrupted reference run. Last line: JSON with the counts.
 """
 
@@ -35,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     low, _, high = args.kills.partition("-")
     rng = random.Random(args.seed)
-    totals = {"runs": 0, "ok": 0, "failed": 0, "kills": 0, "killed_while_working": 0}
+    totals = {"runs": 0, "ok": 0, "failed": 0, "kills": 0, "killed_while_working": 0, "checks_after_kill": 0}
     failures: list[dict[str, object]] = []
     started = time.monotonic()
     for run in range(args.runs):
@@ -66,6 +69,7 @@ def main() -> None:
         totals["runs"] += 1
         totals["kills"] += result.kills
         totals["killed_while_working"] += result.killed_while_working
+        totals["checks_after_kill"] += result.checks_after_kill
         if result.ok:
             totals["ok"] += 1
         else:
