@@ -4,6 +4,7 @@ change, the fixed charge per day at the version in force that day (docs/ledger.m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,10 +17,13 @@ from sqlalchemy import text
 from openprepaid.wallet.settlement import settle_month
 from openprepaid.wallet.tariff import (
     EnergyCharge,
+    Group,
     LoadBand,
     MonthlyAmount,
+    PercentSubsidy,
     Slab,
     SlabMode,
+    Subsidy,
     TariffSpec,
     VersionPart,
     month_bill,
@@ -35,7 +39,7 @@ from tests.wallet.test_ledger_world import (
     make_world,
     wallet_balance,
 )
-from tests.wallet.test_settlement import AFTER_NOVEMBER, NOVEMBER, charge_days
+from tests.wallet.test_settlement import AFTER_NOVEMBER, NOVEMBER, charge_days, settled_totals
 
 CHANGE_DAY = 15
 
@@ -160,3 +164,21 @@ def test_the_stored_statement_names_the_versions(db_session):
     assert statement.multi_version and statement.month_date == date(2026, 11, 1)
     lines = row if isinstance(row, dict) else json.loads(row)
     assert [part["version"] for part in lines["versions"]] == [1, 2]
+
+
+def test_a_month_with_a_change_is_granted_the_subsidy_cap_once(db_session):
+    """50 % off energy, at most ₹300 a month; a cheaper version from the 15th. The intervals after the change
+    difference the subsidy at the new version's prices and grant ₹367.20 in all; the month bill grants ₹300,
+    and the settlement takes the ₹67.20 back (before the fix each part was capped: ₹465.20 billed)."""
+    subsidy = Subsidy(percent=PercentSubsidy("state", Decimal(50), frozenset({Group.ENERGY}), Decimal("300.00")))
+    old = dataclasses.replace(plain_spec(), subsidy=subsidy)
+    new = dataclasses.replace(plain_spec(version=2, slab1="2.00", effective_from=local(2026, 11, 15)), subsidy=subsidy)
+    world = make_world(db_session, old, new)
+    consumer, meter = make_metered_consumer(db_session, world)
+    charge_days(db_session, world, meter, range(1, 31), wh=100)  # 9.6 kWh a day
+    statement = _settle(db_session, world, consumer)
+    assert statement.charged["subsidy.state"] == -36_720  # 201.60 + (300.00 - 50 % of 134.4 kWh at ₹2.00)
+    assert statement.billed["subsidy.state"] == -30_000
+    assert [part["lines"]["subsidy.state"] for part in statement.versions] == [-20_160, -9_840]
+    assert settled_totals(db_session, consumer.account.id)["subsidy.state"] == -30_000
+    assert_ledger_invariants(db_session)
