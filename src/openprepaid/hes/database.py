@@ -3,6 +3,13 @@
 Repositories never commit; the HES services hand a function of a ``Session`` to ``Database.run``,
 which commits when it returns and rolls back when it raises. With ``offload=True`` the blocking
 database call runs in a worker thread so that thousands of meter tasks keep the event loop free.
+
+A unit of work is a function of the session and nothing else: it reads and writes through the
+session and returns plain values (no ORM objects, no open results). It publishes nothing, changes no
+state outside the session and leaves it to the caller to act on the result once ``run`` has returned
+(after the commit). Then it is safe to run again from scratch after a rollback, and to share a
+transaction with others, which ``group_commit.GroupCommitDatabase`` does (docs/hes.md, "Group
+commit: units of work").
 """
 
 from __future__ import annotations
