@@ -32,7 +32,9 @@ Bills (``Bill``: ``lines``, ``total_paise``, ``amount_of(prefix)``):
   max_demand_w=None, first_fixed_day=1, last_fixed_day=None) -> Bill`` — the exact month, for the
   monthly reconciliation against the sum of the month's lines (and where the minimum charge lives).
 - ``month_bill_by_version(parts, *, sanctioned_load_w, days_in_month) -> (Bill, parts' Bills)`` — a
-  month whose tariff changed: per-version parts (``VersionPart``), slabs continuing across the change.
+  month whose tariff changed: per-version parts (``VersionPart``; the one in force at the month's maximum
+  demand carries it), slabs, free units and percentages continuing across the change, one subsidy cap
+  for the month.
 - ``quote_period(spec, *, kwh, sanctioned_kw, days, zone_kwh=None, max_demand_kw=None) -> Bill``.
 
 ``ChargeLine(component, amount_paise, quantity, unit, rate)``: components are ``energy.slabN``,
