@@ -7,6 +7,12 @@ later) with timestamps that may differ by the meter's rounding, so a failure wit
 and a restore closes only an open outage that started before it: replaying a log never opens a
 second outage or moves an end, while a second failure soon after a restore (a flickering supply)
 is a new outage. Runs inside the caller's unit of work.
+
+Each change first locks the meter's row (``store.repository.meter_lock``): on PostgreSQL a push and a
+log read (or two nodes) reporting the same event at once would otherwise both find no open outage
+and open two, or both close the open one and move its end; the second now waits for the first's
+commit and then sees its outage. Safe to run again after a rollback (group commit): nothing here
+lives outside the session.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from openprepaid.store.repository import hes as repo
+from openprepaid.store.repository.meter_lock import lock_meter
 
 MATCH_TOLERANCE = timedelta(minutes=2)
 POWER_FAIL = 101
@@ -42,6 +49,7 @@ class OutageChange:
 
 def power_down(session: Session, meter_id: int, at: datetime, source: str) -> OutageChange | None:
     """Open an outage at ``at`` unless one is open or this failure was already recorded."""
+    lock_meter(session, meter_id)
     if repo.open_outage(session, meter_id) is not None:
         return None
     if repo.outage_covering(session, meter_id, at, MATCH_TOLERANCE) is not None:
@@ -52,6 +60,7 @@ def power_down(session: Session, meter_id: int, at: datetime, source: str) -> Ou
 
 def power_up(session: Session, meter_id: int, at: datetime) -> OutageChange | None:
     """Close the open outage at ``at``; a restore older than the open outage (a replay) changes nothing."""
+    lock_meter(session, meter_id)
     outage = repo.open_outage(session, meter_id)
     if outage is None or outage.started_at > at:
         return None
