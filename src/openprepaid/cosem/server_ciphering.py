@@ -40,7 +40,8 @@ from openprepaid.cosem.security_counter import InvocationCounter, ReplayGuard
 
 
 class UnsupportedEnvelopeError(SecurityError):
-    """A ciphered form this association does not accept (not negotiated, or no dedicated key)."""
+    """A ciphered form this association does not accept (general-protection not offered, no dedicated key,
+    or no ciphering at all)."""
 
 
 class ServerCiphering:
