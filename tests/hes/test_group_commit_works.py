@@ -290,13 +290,6 @@ async def test_a_split_batch_leaves_what_running_alone_leaves(migrated_engine, h
     assert batched.result == alone.result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CommandQueue._attempt_failed draws the retry jitter from the queue's shared random generator inside "
-    "the unit of work: a rolled-back run has moved it on, so the committed run waits another delay than the same "
-    "attempt alone (still within the policy's bounds). Fixed by drawing a seed before Database.run and making "
-    "the generator from it inside the work (see docs/hes.md, 'Group commit: units of work').",
-)
 @pytest.mark.parametrize("failure", FAILURES[:1])
 async def test_a_retried_command_waits_the_same_back_off_in_a_split_batch(migrated_engine, hes_sessions, failure):
     alone, batched, _ = await alone_and_split(retry_after_a_network_fault, migrated_engine, hes_sessions, failure)

@@ -105,7 +105,7 @@ def run(
     command_poll_s: float = typer.Option(5.0, "--command-poll-s", min=0.1, help="seconds between command polls"),
     response_timeout_s: float = typer.Option(30.0, "--response-timeout-s", min=0.1, help="per request"),
     group_commit: int = typer.Option(
-        1, "--group-commit", min=1, help="units of work per transaction (1: each its own)"
+        64, "--group-commit", min=1, help="units of work per transaction (1: each its own)"
     ),
 ) -> None:
     """Run the head-end against the meters registered in the database until Ctrl-C or SIGTERM."""

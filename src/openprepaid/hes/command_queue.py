@@ -110,6 +110,15 @@ class CommandQueue:
     async def enqueue(self, request: CommandRequest) -> EnqueueResult:
         now = self._clock.now()
         result = await self._db.run(lambda session: self._enqueue(session, request, now))
+        if result.created:  # logged once committed: a rolled-back run of the work names no command
+            log.info(
+                "command %d queued: meter=%d kind=%s actor=%s correlation=%s",
+                result.command.id,
+                request.meter_id,
+                request.kind.value,
+                request.actor,
+                result.command.correlation_id,
+            )
         for command_id in result.superseded:
             view = await self.get(command_id)
             if view is not None:
@@ -181,14 +190,6 @@ class CommandQueue:
                     superseded.append(row.id)
         created = repo.command_by_id(session, new_id)
         assert created is not None
-        log.info(
-            "command %d queued: meter=%d kind=%s actor=%s correlation=%s",
-            new_id,
-            request.meter_id,
-            request.kind.value,
-            request.actor,
-            correlation_id,
-        )
         return EnqueueResult(CommandView.of(created), created=True, superseded=tuple(superseded))
 
     @staticmethod
@@ -267,12 +268,24 @@ class CommandQueue:
     ) -> CommandView:
         """One attempt failed: retry after back-off, fail (non-retryable or exhausted) or expire."""
         now = self._clock.now()
-        view = await self._db.run(lambda session: self._attempt_failed(session, command_id, error, readback, now))
+        # The back-off's jitter is drawn once, outside the unit of work: a batch re-run (group commit)
+        # must not draw again and move a seeded head-end's retries.
+        jitter_seed = self._rng.getrandbits(64)
+        view = await self._db.run(
+            lambda session: self._attempt_failed(session, command_id, error, readback, now=now, jitter_seed=jitter_seed)
+        )
         await self._publish(view)
         return view
 
     def _attempt_failed(
-        self, session: Session, command_id: int, error: BaseException, readback: ReadBack | None, now: datetime
+        self,
+        session: Session,
+        command_id: int,
+        error: BaseException,
+        readback: ReadBack | None,
+        *,
+        now: datetime,
+        jitter_seed: int,
     ) -> CommandView:
         row = self._load(session, command_id)
         kind = CommandKind(row.kind)
@@ -291,7 +304,7 @@ class CommandQueue:
                 note={"failure": why},
             )
             return self._view(session, command_id)
-        retry_at = now + policy.delay(row.attempts, self._rng)
+        retry_at = now + policy.delay(row.attempts, random.Random(jitter_seed))
         if row.deadline_at is not None and retry_at >= row.deadline_at:
             self._move(
                 session,

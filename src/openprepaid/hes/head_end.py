@@ -58,9 +58,10 @@ class HeadEndConfig:
     tick_s: float = 60.0
     command_poll_s: float = 5.0
     invocation_counter_block: int = 32
-    # Units of work committed together (group_commit.py): 1 = each its own transaction. Many sessions'
-    # small units in one transaction take the commit and the round trips off each one (bench/hes_fleet).
-    group_commit: int = 1
+    # Units of work committed together (group_commit.py; every unit is audited safe to batch and to
+    # re-run, docs/hes.md): many sessions' small units in one transaction take the commit and the round
+    # trips off each one (bench/hes_fleet). 1 = each its own transaction.
+    group_commit: int = 64
     clock_sync_deadline: timedelta = timedelta(hours=12)
     seed: int | None = None  # back-off jitter; None: from the OS
 

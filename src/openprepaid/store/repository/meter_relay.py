@@ -60,7 +60,7 @@ def record_relay_state(
     locked = (
         select(Meter.relay_connected, Meter.relay_control_state, Meter.relay_read_at)
         .where(Meter.id == meter_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     row = session.execute(locked).one_or_none()
     if row is None:
