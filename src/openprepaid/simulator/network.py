@@ -2,7 +2,7 @@
 
 Each connection is an IS 15959 meter's COSEM server (logical device 1) over the TCP wrapper
 (IEC 62056-47, wPort 1) or HDLC (IEC 62056-46, server address 1, physical 0x10): a
-``MeterAssociation`` (client SAPs 16 / 32 / 48, see ``meter_security``) answering with
+``ServerAssociation`` (client SAPs 16 / 32 / 48, see ``meter_security``) answering with
 ``MeterApplication``. Around it the network faults of the model apply (``wire_faults``): latency,
 lost requests, resets and garbled frames from the meter's ``NetworkFaults``; a meter without supply
 or inside an offline window refuses new connections (accepted, then closed at once) and drops the
@@ -35,12 +35,13 @@ from openprepaid.cosem.association_events import (
     SetRequested,
 )
 from openprepaid.cosem.errors import DecodeError, ProtocolError
+from openprepaid.cosem.server_association import ServerAssociation
 from openprepaid.simulator.clock import FleetClock
 from openprepaid.simulator.cosem_server import MeterApplication, ServerStats
 from openprepaid.simulator.errors import SimulatorError
 from openprepaid.simulator.faults import NetworkFaults
 from openprepaid.simulator.fleet import Fleet
-from openprepaid.simulator.meter_association import MeterAssociation, new_association
+from openprepaid.simulator.meter_association import new_association
 from openprepaid.simulator.meter_security import (
     TEST_CREDENTIALS,
     MeterCredentials,
@@ -82,7 +83,7 @@ class _Session:
     channel: ApduChannel
     wire: GarblingWriter
     writer: asyncio.StreamWriter
-    association: MeterAssociation
+    association: ServerAssociation
     application: MeterApplication
 
 
