@@ -75,7 +75,7 @@ def test_rows_inside_a_range_read_as_empty_are_kept_and_counted(caplog):
 
 def _read_to(sessions, meter_id):  # type: ignore[no-untyped-def]
     with sessions() as session:
-        return hes_repo.block_read_to(session, meter_id)
+        return hes_repo.collection_marks(session, meter_id, ()).block_read_to
 
 
 def _blocks(sessions, meter_id):  # type: ignore[no-untyped-def]

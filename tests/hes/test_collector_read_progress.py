@@ -92,7 +92,7 @@ def stored(sessions, meter_id: int) -> list[datetime]:  # type: ignore[no-untype
 
 def read_to(sessions, meter_id: int) -> datetime | None:  # type: ignore[no-untyped-def]
     with sessions() as session:
-        return hes_repo.block_read_to(session, meter_id)
+        return hes_repo.collection_marks(session, meter_id, ()).block_read_to
 
 
 async def test_a_never_read_empty_meter_is_asked_once_per_range_then_only_for_new_time(

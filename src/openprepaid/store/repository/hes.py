@@ -348,11 +348,6 @@ def advance_block_read_to(session: Session, meter_id: int, read_to: datetime) ->
     return bool(cast(Any, result).rowcount)
 
 
-def block_read_to(session: Session, meter_id: int) -> datetime | None:
-    """The meter's block-load read progress (None: never recorded)."""
-    return session.execute(select(Meter.block_load_read_to).where(Meter.id == meter_id)).scalar_one_or_none()
-
-
 def _advance_read_to_statement() -> Any:
     table: Table = Meter.__table__  # type: ignore[assignment]
     meter = table.c
