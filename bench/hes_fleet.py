@@ -131,7 +131,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=11_000, help="meter i listens on PORT + i")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)")
-    parser.add_argument("--batch", type=int, default=256, help="group commit batch (1: a transaction per unit)")
+    parser.add_argument(
+        "--batch", type=int, default=64, help="group commit batch (the head-end default; 1: a transaction per unit)"
+    )
     parser.add_argument("--offload", action="store_true", help="run database work in a thread")
     parser.add_argument("--profile", type=Path, default=None, help="write cProfile stats of the head-end here")
     args = parser.parse_args()
