@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Any
 
 import psycopg
-from sqlalchemy import Column, Table
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import LedgerTransaction, Posting
+from openprepaid.store.repository.column_binding import column_binder
 
 
 class DuplicateKeyError(Exception):
@@ -34,28 +35,6 @@ class DuplicateKeyError(Exception):
 def driver_of(session: Session) -> tuple[Any, Dialect]:
     connection = session.connection()
     return connection.connection.driver_connection, connection.dialect
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def memo_binder(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any]:
-    """The column's binder, memoised: a batch has few distinct times and dates (e.g. 96 interval ends a day)."""
-    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if processor is None:
-        return _identity
-    bind = processor
-    cache: dict[Any, Any] = {}
-
-    def bound(value: Any) -> Any:
-        try:
-            return cache[value]
-        except KeyError:
-            result = cache[value] = bind(value)
-            return result
-
-    return bound
 
 
 # SQLite: rows per multi-row INSERT (x columns stays far below its 32766 bound parameters); about 1.6x the
@@ -116,7 +95,7 @@ def sqlite_bound(
     _, dialect = driver_of(session)
     if dialect.name == "postgresql":
         return rows
-    binders = [memo_binder(table.c[name], dialect) for name in columns]
+    binders = [column_binder(table.c[name], dialect) for name in columns]
     return [[bind(value) for bind, value in zip(binders, row, strict=True)] for row in rows]
 
 

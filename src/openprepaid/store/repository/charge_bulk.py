@@ -13,7 +13,8 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import UsageDay, UsageDayZone, UsageMonth
-from openprepaid.store.repository.bulk_write import driver_of, memo_binder
+from openprepaid.store.repository.bulk_write import driver_of
+from openprepaid.store.repository.column_binding import column_binder
 
 # --- running totals -----------------------------------------------------------------------------------
 
@@ -45,8 +46,8 @@ def add_usage_days(session: Session, rows: Sequence[tuple[int, date, int, int, i
         )
         return
     table: Table = UsageDay.__table__  # type: ignore[assignment]
-    bind_date = memo_binder(table.c.local_date, dialect)
-    bind_end = memo_binder(table.c.last_interval_end_at, dialect)
+    bind_date = column_binder(table.c.local_date, dialect)
+    bind_end = column_binder(table.c.last_interval_end_at, dialect)
     driver.executemany(
         "INSERT INTO usage_day (meter_id, local_date, account_id, interval_count, interval_energy_wh, "
         "last_interval_end_at, trued_up) VALUES (?, ?, ?, ?, ?, ?, 0) "
@@ -90,7 +91,7 @@ def _add_zone_usage(
             rows,
         )
         return
-    bind_date = memo_binder(table.c[d], dialect)
+    bind_date = column_binder(table.c[d], dialect)
     driver.executemany(
         f"INSERT INTO {name} ({key}, {e}) VALUES (?, ?, ?, ?, ?) "  # noqa: S608 - names are ours, values bound
         f"ON CONFLICT ({key}) DO UPDATE SET {e} = {e} + excluded.{e}",

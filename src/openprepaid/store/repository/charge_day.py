@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from openprepaid.store.model import ChargeDay, ChargeHold, ChargeTake, HoldSource, HoldState, IntervalChargeStatus
-from openprepaid.store.repository.bulk_write import DuplicateKeyError, driver_of, insert_rows, memo_binder
+from openprepaid.store.repository.bulk_write import DuplicateKeyError, driver_of, insert_rows
+from openprepaid.store.repository.column_binding import column_binder
 from openprepaid.store.repository.ledger import among, chunked
 
 MINUTES_PER_DAY = 1440
@@ -116,7 +117,7 @@ def write_takes(
     _, dialect = driver_of(session)
     day_table: Table = ChargeDay.__table__  # type: ignore[assignment]
     take_table: Table = ChargeTake.__table__  # type: ignore[assignment]
-    bind_date: Callable[[Any], Any] = memo_binder(day_table.c.utc_date, dialect)
+    bind_date: Callable[[Any], Any] = column_binder(day_table.c.utc_date, dialect)
     fresh: list[tuple[Any, ...]] = []
     changed: list[tuple[Any, ...]] = []
     take_rows: list[tuple[Any, ...]] = []
@@ -156,7 +157,7 @@ def lock_meter_days(session: Session, meter_id: int, first: date, last: date) ->
     stored = day_masks(session, [meter_id], first, last, lock=True)
     _, dialect = driver_of(session)
     table: Table = ChargeDay.__table__  # type: ignore[assignment]
-    bind_date = memo_binder(table.c.utc_date, dialect)
+    bind_date = column_binder(table.c.utc_date, dialect)
     missing = []
     day = first
     while day <= last:
