@@ -71,17 +71,18 @@ def split_get_response(
     """The encoded Data ``result`` as one GET-Response-Normal, or as datablocks when it does not fit."""
     if 4 + len(result) <= max_pdu_size:
         return [GetResponseNormal(result=result, invoke_id_and_priority=invoke_id_and_priority)]
-    size = _chunk_size(max_pdu_size, _GET_BLOCK_OVERHEAD)
-    count = (len(result) + size - 1) // size
     return [
         GetResponseWithDatablock(
-            last_block=number == count,
-            block_number=number,
-            raw_data=result[(number - 1) * size : number * size],
-            invoke_id_and_priority=invoke_id_and_priority,
+            last_block=last, block_number=number, raw_data=chunk, invoke_id_and_priority=invoke_id_and_priority
         )
-        for number in range(1, count + 1)
+        for number, last, chunk in _numbered_blocks(result, _chunk_size(max_pdu_size, _GET_BLOCK_OVERHEAD))
     ]
+
+
+def _numbered_blocks(data: bytes, size: int) -> list[tuple[int, bool, bytes]]:
+    """``data`` cut into blocks of ``size`` octets: (block number from 1, last block?, the octets)."""
+    count = (len(data) + size - 1) // size
+    return [(number, number == count, data[(number - 1) * size : number * size]) for number in range(1, count + 1)]
 
 
 class _BlockSender:
@@ -253,16 +254,11 @@ def split_action_response(
         ]
     if result is not ActionResult.SUCCESS:
         raise EncodeError(f"the return data of a refused ACTION ({result.name}) must fit one APDU")
-    size = _chunk_size(max_pdu_size, _PBLOCK_OVERHEAD)
-    count = (len(return_data) + size - 1) // size
     return [
         ActionResponseWithPblock(
-            last_block=number == count,
-            block_number=number,
-            raw_data=return_data[(number - 1) * size : number * size],
-            invoke_id_and_priority=invoke_id_and_priority,
+            last_block=last, block_number=number, raw_data=chunk, invoke_id_and_priority=invoke_id_and_priority
         )
-        for number in range(1, count + 1)
+        for number, last, chunk in _numbered_blocks(return_data, _chunk_size(max_pdu_size, _PBLOCK_OVERHEAD))
     ]
 
 
