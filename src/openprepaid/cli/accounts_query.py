@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from openprepaid.store.model import CommandKind
 from openprepaid.store.repository import account_detail as detail_repo
 from openprepaid.store.repository import account_overview as overview
-from openprepaid.store.repository import prepaid_state
+from openprepaid.store.repository import meter_relay, prepaid_state
+from openprepaid.store.repository.meter_relay import RecordedRelay
 from openprepaid.store.repository.prepaid_state import CreditedPayment, RelayCommandRow
 from openprepaid.store.repository.settlement import StatementRow
 from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_balance_paise
@@ -26,6 +27,7 @@ from openprepaid.wallet.rules import (
     EmergencyCreditState,
     EmergencyPhase,
     InvalidFactsError,
+    RelayState,
     RulesConfig,
     notice_thresholds,
     protection_of,
@@ -67,16 +69,22 @@ def phase_of(stored: dict[str, Any] | None) -> str | None:
         return EmergencyPhase.ERROR.value  # as the rules service reads an unreadable state
 
 
-def relay_of(confirmed: RelayCommandRow | None) -> dict[str, Any]:
-    """The relay as the last confirmed relay command read it back; ``unknown`` when never commanded."""
-    if confirmed is None:
-        return {"state": "unknown", "command_id": None, "confirmed_at": None, "actor": None}
-    return {
-        "state": relay_state_of(confirmed).value,
-        "command_id": confirmed.id,
-        "confirmed_at": iso(confirmed.completed_at),
-        "actor": confirmed.actor,
+def relay_of(confirmed: RelayCommandRow | None, recorded: RecordedRelay | None = None) -> dict[str, Any]:
+    """The relay as last read back from the meter: the meter row's record (every read the head-end
+    makes: command read-backs, reads after a relay-change push, on-demand reads), else the last
+    confirmed relay command's read-back; ``unknown`` when neither exists. The last confirmed command
+    is kept alongside (who opened or closed it)."""
+    command = {
+        "command_id": None if confirmed is None else confirmed.id,
+        "confirmed_at": None if confirmed is None else iso(confirmed.completed_at),
+        "actor": None if confirmed is None else confirmed.actor,
     }
+    if recorded is not None and recorded.read_at is not None and recorded.connected is not None:
+        state = RelayState.CONNECTED if recorded.connected else RelayState.DISCONNECTED
+        return {"state": state.value, "read_at": iso(recorded.read_at), **command}
+    if confirmed is None:
+        return {"state": "unknown", "read_at": None, **command}
+    return {"state": relay_state_of(confirmed).value, "read_at": iso(confirmed.completed_at), **command}
 
 
 def pending_of(command: overview.RelayCommandLine | None) -> dict[str, Any] | None:
@@ -140,6 +148,7 @@ def account_list(
     )
     meter_ids = [line.meter_id for line in lines if line.meter_id is not None]
     confirmed = prepaid_state.last_confirmed_relay_commands(session, meter_ids)
+    recorded = meter_relay.recorded_relays(session, meter_ids)
     pending = {command.meter_id: command for command in overview.open_relay_commands(session, meter_ids)}
     payments = prepaid_state.latest_credited_payments(session, [line.account_id for line in lines])
     result: list[dict[str, Any]] = []
@@ -169,7 +178,7 @@ def account_list(
             "balance": format_inr(balance),
             "emergency_credit": phase_of(line.emergency_credit),
             "meter_serial": line.meter_serial,
-            "relay": relay_of(None if meter is None else confirmed.get(meter)),
+            "relay": relay_of(None, None) if meter is None else relay_of(confirmed.get(meter), recorded.get(meter)),
             "pending_command": pending_of(None if meter is None else pending.get(meter)),
             "last_recharge": _recharge_of(payment),
             "timezone": line.timezone,
@@ -186,8 +195,10 @@ def relay_now(session: Session, account_id: int) -> dict[str, Any]:
     """The relay of the account's current meter as last read back (``unknown``: never commanded, or no meter)."""
     lines = overview.account_lines(session, wallet_code=WALLET_CODE, account_ids=[account_id])
     meter = lines[0].meter_id if lines else None
-    confirmed = prepaid_state.last_confirmed_relay_commands(session, [] if meter is None else [meter])
-    return relay_of(None if meter is None else confirmed.get(meter))
+    if meter is None:
+        return relay_of(None, None)
+    confirmed = prepaid_state.last_confirmed_relay_commands(session, [meter])
+    return relay_of(confirmed.get(meter), meter_relay.recorded_relays(session, [meter]).get(meter))
 
 
 # --- one account ----------------------------------------------------------------------------------------
@@ -292,7 +303,9 @@ def account_detail(session: Session, account_id: int, *, now: datetime) -> dict[
     ledger_rows = detail_repo.consumer_ledger_balances(session, account_id)
     wallet = next((row for row in ledger_rows if row.code == WALLET_CODE), None)
     state = overview.account_lines(session, wallet_code=WALLET_CODE, account_ids=[account_id])
-    confirmed = prepaid_state.last_confirmed_relay_commands(session, [] if current is None else [current.meter_id])
+    current_ids = [] if current is None else [current.meter_id]
+    confirmed = prepaid_state.last_confirmed_relay_commands(session, current_ids)
+    recorded = None if current is None else meter_relay.recorded_relays(session, current_ids).get(current.meter_id)
     meter_ids = [meter.meter_id for meter in meters]
     commands = detail_repo.relay_commands(session, meter_ids, limit=RELAY_COMMANDS)
     open_commands = overview.open_relay_commands(session, meter_ids)
@@ -327,7 +340,7 @@ def account_detail(session: Session, account_id: int, *, now: datetime) -> dict[
         ],
         "ledgers": _ledgers(ledger_rows),
         "emergency_credit": _emergency_credit_detail(state[0].emergency_credit if state else None),
-        "relay": relay_of(None if current is None else confirmed.get(current.meter_id)),
+        "relay": relay_of(None, None) if current is None else relay_of(confirmed.get(current.meter_id), recorded),
         "open_commands": [_command(command) for command in open_commands],
         "recent_relay_commands": [_command(command) for command in commands],
         "statement": _statement(session, wallet),

@@ -112,11 +112,13 @@ def _credit_text(state: dict[str, Any] | None, zone: str) -> str:
 
 def _relay_text(relay: dict[str, Any], zone: str) -> str:
     if relay["state"] == "unknown":
-        return "unknown (never commanded: no read-back yet)"
-    return (
-        f"{relay['state']} (read back {local(relay['confirmed_at'], zone)}, command #{relay['command_id']} "
-        f"by {relay['actor']})"
+        return "unknown (never read back yet)"
+    command = (
+        f"last relay command #{relay['command_id']} by {relay['actor']}, confirmed {local(relay['confirmed_at'], zone)}"
+        if relay["command_id"] is not None
+        else "no relay command confirmed"
     )
+    return f"{relay['state']} (read back {local(relay['read_at'], zone)}; {command})"
 
 
 def _command_line(command: dict[str, Any], zone: str) -> str:

@@ -12,6 +12,7 @@ compared, so "changed" is told exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,22 @@ def recorded_relay(session: Session, meter_id: int) -> RecordedRelay | None:
     )
     row = session.execute(statement).one_or_none()
     return None if row is None else RecordedRelay(row[0], row[1], row[2])
+
+
+def recorded_relays(session: Session, meter_ids: Sequence[int]) -> dict[int, RecordedRelay]:
+    """The recorded relay of each of these meters that was read at least once (chunked IN lists)."""
+    result: dict[int, RecordedRelay] = {}
+    ids = sorted(set(meter_ids))
+    for start in range(0, len(ids), _CHUNK):
+        statement = select(Meter.id, Meter.relay_connected, Meter.relay_control_state, Meter.relay_read_at).where(
+            Meter.id.in_(ids[start : start + _CHUNK]), Meter.relay_read_at.is_not(None)
+        )
+        for meter_id, connected, control_state, read_at in session.execute(statement):
+            result[meter_id] = RecordedRelay(connected, control_state, read_at)
+    return result
+
+
+_CHUNK = 1_000
 
 
 def record_relay_state(
