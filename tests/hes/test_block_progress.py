@@ -13,6 +13,7 @@ from openprepaid.hes.block_progress import settled_until, span_outcome, stamp_sh
 from openprepaid.hes.collector import store_events_and_outages
 from openprepaid.hes.group_commit import GroupCommitDatabase
 from openprepaid.store.model import BlockReading
+from openprepaid.store.repository import block_marks
 from openprepaid.store.repository import hes as hes_repo
 from tests.hes.conftest import add_meter
 from tests.hes.fakes import T0
@@ -87,10 +88,10 @@ def _blocks(sessions, meter_id):  # type: ignore[no-untyped-def]
 def test_the_mark_only_moves_forward_and_is_part_of_the_resume_point(hes_sessions):
     meter_id = add_meter(hes_sessions)
     with hes_sessions.begin() as session:
-        assert hes_repo.advance_block_read_to(session, meter_id, T0 - timedelta(days=2))
-        assert hes_repo.advance_block_read_to(session, meter_id, T0 - timedelta(days=1))
-        assert not hes_repo.advance_block_read_to(session, meter_id, T0 - timedelta(days=3))
-        assert not hes_repo.advance_block_read_to(session, meter_id, T0 - timedelta(days=1))  # again: a no-op
+        assert block_marks.advance_block_read_to(session, meter_id, T0 - timedelta(days=2))
+        assert block_marks.advance_block_read_to(session, meter_id, T0 - timedelta(days=1))
+        assert not block_marks.advance_block_read_to(session, meter_id, T0 - timedelta(days=3))
+        assert not block_marks.advance_block_read_to(session, meter_id, T0 - timedelta(days=1))  # again: a no-op
     assert _read_to(hes_sessions, meter_id) == T0 - timedelta(days=1)
     with hes_sessions() as session:
         marks = hes_repo.collection_marks(session, meter_id, range(7))

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from openprepaid.hes.block_load_job import spans
 from openprepaid.hes.collection_policy import CollectionJob
-from openprepaid.hes.collector import Collector, spans
+from openprepaid.hes.collector import Collector
 from openprepaid.hes.profile_mapping import ProfileMappingError, block_rows
 from openprepaid.hes.retry import NetworkError, ObjectUnavailableError
 from openprepaid.hes.session import CaptureColumn, ProfileCapture

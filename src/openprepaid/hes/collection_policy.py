@@ -124,9 +124,10 @@ def _wanted(facts: CollectionFacts, policy: CollectionPolicy, now: datetime, zon
     if not facts.has_name_plate:
         wanted.add(CollectionJob.NAME_PLATE)
     # When block load was last collected: known from this process, else from what the store says
-    # (the newest stored interval, or the read progress of a meter that had nothing to give).
+    # (the newest stored interval, or the read progress of a meter that had nothing to give). A mark
+    # later than now (intervals stored stamped ahead by a meter whose clock ran ahead) says nothing.
     block_marks = (facts.last_block_collected_at, facts.last_block_end_at, facts.block_read_to)
-    block_base = max((t for t in block_marks if t), default=None)
+    block_base = max((t for t in block_marks if t and t <= now), default=None)
     if _elapsed(block_base, policy.block_load_every, now) or (
         policy.block_load_on_reconnect and _reconnected_since(facts, block_base)
     ):

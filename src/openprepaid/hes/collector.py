@@ -19,11 +19,10 @@ the session; a job-level fault (object missing, bad data) skips that job.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -32,6 +31,8 @@ from sqlalchemy.orm import Session
 from openprepaid.bus import subjects
 from openprepaid.bus.base import Bus
 from openprepaid.hes import block_progress, outage_tracker, profile_mapping
+from openprepaid.hes.block_load_job import BlockLoadJob, Resume, block_start
+from openprepaid.hes.bus_json import iso_rows, json_bytes
 from openprepaid.hes.clock import Clock
 from openprepaid.hes.collection_policy import JOB_ORDER, CollectionJob
 from openprepaid.hes.database import Database
@@ -74,54 +75,11 @@ class CollectionReport:
     clock_drift_s: float | None = None
     clock_sync_requested: bool = False
     relay_state: RelayState | None = None
+    block_set_aside: int = 0  # intervals stamped ahead of the head-end clock (or superseded), not stored
+    block_stored_ahead: int = 0  # intervals stored stamped ahead before this check existed (left in place)
 
     def add_stored(self, what: str, count: int) -> None:
         self.stored[what] = self.stored.get(what, 0) + count
-
-
-def spans(start: datetime, end: datetime, step: timedelta) -> Iterator[tuple[datetime, datetime]]:
-    """[start, end] cut into consecutive closed ranges of at most ``step`` (at least one range)."""
-    cursor = start
-    while True:
-        upper = min(end, cursor + step)
-        yield cursor, upper
-        if upper >= end:
-            return
-        cursor = upper
-
-
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def _json(payload: Any) -> bytes:
-    """The bus's JSON, with date-times in ISO 8601 (any left in ``payload`` are converted by the encoder)."""
-    return json.dumps(payload, separators=(",", ":"), default=_json_value).encode()
-
-
-_ISO: dict[datetime, str] = {}
-_ISO_LIMIT = 8_192
-
-
-def _iso_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Copies of ``rows`` with their date-times as ISO 8601 text, memoised (bounded): a fleet's rows repeat
-    the same interval stamps, and the encoder's fallback costs a Python call per value."""
-    keys = [key for key, value in rows[0].items() if isinstance(value, datetime)]
-    copies = []
-    for row in rows:
-        copy = dict(row)
-        for key in keys:
-            value = copy.get(key)
-            if isinstance(value, datetime):
-                # equal instants in other zones print differently: only UTC ones are memoised
-                text = _ISO.get(value) if value.tzinfo is UTC else value.isoformat()
-                if text is None:
-                    if len(_ISO) >= _ISO_LIMIT:
-                        _ISO.clear()
-                    text = _ISO[value] = value.isoformat()
-                copy[key] = text
-        copies.append(copy)
-    return copies
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,21 +116,19 @@ _BLOCK_OBIS = PROFILE_OBJECTS[ProfileKind.BLOCK_LOAD][0]
 _DAILY_OBIS = PROFILE_OBJECTS[ProfileKind.DAILY][0]
 
 
-@dataclass(frozen=True, slots=True)
-class _Resume:
-    """Where this session's jobs resume (stored marks) and their first reads, made together."""
-
-    marks: hes_repo.CollectionMarks
-    reads: SessionReads
-
-
 _NO_MARKS = hes_repo.CollectionMarks(None, None, None, {}, None)
 
 
-def _begin(session: Session, *, meter_id: int, at: datetime, marks: bool) -> hes_repo.CollectionMarks:
-    """The meter is seen now; and (for jobs that resume from stored rows) where each profile and log resumes."""
+def _begin(
+    session: Session, *, meter_id: int, utility_id: int, at: datetime, limit: datetime, marks: bool
+) -> block_progress.BlockResume:
+    """The meter is seen now; and (for jobs that resume from stored rows) where each profile and log resumes,
+    with no block-load mark later than ``limit`` (``block_progress.sane_resume``)."""
     hes_repo.mark_seen(session, meter_id, at)
-    return hes_repo.collection_marks(session, meter_id, EVENT_LOGS) if marks else _NO_MARKS
+    if not marks:
+        return block_progress.BlockResume(_NO_MARKS)
+    found = hes_repo.collection_marks(session, meter_id, EVENT_LOGS)
+    return block_progress.sane_resume(session, found, meter_id=meter_id, utility_id=utility_id, now=at, limit=limit)
 
 
 class Collector:
@@ -203,6 +159,17 @@ class Collector:
         self._request_clock_sync = request_clock_sync
         self._metrics = metrics
         self._scalers: dict[tuple[int, ProfileKind], profile_mapping.Scalers] = {}
+        self._block_job = BlockLoadJob(
+            db,
+            bus,
+            clock,
+            max_backfill=max_backfill,
+            max_read_span=max_read_span,
+            clock_tolerance=clock_tolerance,
+            stored=self._stored,
+            publish_rows=self._publish_rows,
+            count=self._count,
+        )
 
     async def collect(
         self,
@@ -215,12 +182,26 @@ class Collector:
         report = CollectionReport(target.meter_id, self._clock.now())
         wanted = set(jobs)
         # One unit of work before any job: the meter is seen, and where each profile and log resumes.
-        marks = await self._db.run(
-            partial(_begin, meter_id=target.meter_id, at=report.started_at, marks=bool(wanted & _RESUMING))
+        begun = await self._db.run(
+            partial(
+                _begin,
+                meter_id=target.meter_id,
+                utility_id=target.utility_id,
+                at=report.started_at,
+                limit=report.started_at + self._clock_tolerance,
+                marks=bool(wanted & _RESUMING),
+            )
         )
+        marks = begun.marks
         now = self._clock.now()
         # The first reads of block load, daily profile and event logs go together (session_reads.py).
-        resume = _Resume(marks, SessionReads(session, self._first_reads(target, wanted, marks, now), now))
+        reads = SessionReads(session, self._first_reads(target, wanted, marks, now), now)
+        check_clock = (
+            None
+            if CollectionJob.CLOCK_CHECK in wanted
+            else partial(self._clock_check, session, target, report, clock_drift_max_s)
+        )
+        resume = Resume(marks, reads, begun.stored_ahead, check_clock)
         handlers: dict[CollectionJob, Callable[[], Awaitable[None]]] = {
             CollectionJob.NAME_PLATE: lambda: self._name_plate(session, target, report),
             CollectionJob.CLOCK_CHECK: lambda: self._clock_check(session, target, report, clock_drift_max_s),
@@ -300,18 +281,13 @@ class Collector:
         self._scalers[key] = scalers
         return scalers
 
-    def _block_start(self, target: MeterTarget, resume_at: datetime | None, now: datetime) -> datetime:
-        # From the clock stamp of the interval ending at the resume point: that interval is read again.
-        shift = block_progress.stamp_shift(target.capture_period_s, target.block_stamp)
-        return now - self._max_backfill if resume_at is None else resume_at - shift
-
     def _first_reads(
         self, target: MeterTarget, wanted: set[CollectionJob], marks: _Marks, now: datetime
     ) -> dict[str, ProfileRead]:
         """What the block-load (first span), daily and event-log jobs will read first."""
         reads = {}
         if CollectionJob.BLOCK_LOAD in wanted:
-            start = self._block_start(target, marks.block_resume_at, now)
+            start = block_start(target, marks.block_resume_at, now, self._max_backfill)
             reads["block"] = ProfileRead(_BLOCK_OBIS, start, min(now, start + self._max_read_span))
         if CollectionJob.DAILY in wanted:
             last = marks.last_daily_at
@@ -323,52 +299,13 @@ class Collector:
         return reads
 
     async def _block_load(
-        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: Resume
     ) -> None:
         scalers = await self._scalers_for(session, target, ProfileKind.BLOCK_LOAD)
-        last, read_to = resume.marks.last_block_end_at, resume.marks.block_read_to
-        planned = resume.reads.planned("block")
-        now = resume.reads.now if planned is not None else self._clock.now()
-        start = self._block_start(target, resume.marks.block_resume_at, now)
-        settled = block_progress.settled_until(
-            now, target.capture_period_s, self._clock_tolerance, report.clock_drift_s
-        )
-        shift = block_progress.stamp_shift(target.capture_period_s, target.block_stamp)
-        report.last_block_end_at, report.block_read_to = last, read_to
-        for from_at, to_at in spans(start, now, self._max_read_span):
-            capture = None
-            if planned is not None and (planned.from_at, planned.to_at) == (from_at, to_at):
-                capture, planned = await resume.reads.take("block"), None
-            if capture is None:
-                capture = await session.read_block_load(from_at, to_at)
-            rows = profile_mapping.block_rows(
-                capture,
-                scalers,
-                meter_id=target.meter_id,
-                capture_period_s=target.capture_period_s,
-                stamp=target.block_stamp,
-                received_at=self._clock.now(),
-            )
-            span = block_progress.span_outcome(
-                target.meter_id, rows, span_to=to_at + shift, settled=settled, last_stored=last, read_to=read_to
-            )
-            if not span.rows and span.read_to is None:
-                continue
-            work = partial(
-                block_progress.store_block_span, meter_id=target.meter_id, rows=span.rows, read_to=span.read_to
-            )
-            count = await self._db.run(work)
-            if span.read_to is not None:
-                report.block_read_to = read_to = span.read_to
-            if not span.rows:
-                continue
-            self._stored("block_load", count, report)
-            newest = max(row["interval_end_at"] for row in span.rows)
-            report.last_block_end_at = last = newest if last is None else max(last, newest)
-            await self._publish_rows(subjects.BLOCK_READINGS, target.meter_id, "interval_end_at", span.rows)
+        await self._block_job.run(session, target, report, resume, scalers)
 
     async def _events(
-        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: Resume
     ) -> None:
         for event_log in EVENT_LOGS:
             since = resume.marks.last_event_at.get(event_log)
@@ -385,14 +322,14 @@ class Collector:
                 await publish_events(self._bus, target.meter_id, rows, changes)
 
     async def _daily(
-        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: Resume
     ) -> None:
         report.last_daily_at = await self._snapshots(
             session, target, report, _DAILY, resume, backfill=self._max_backfill, read=session.read_daily
         )
 
     async def _billing(
-        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: _Resume
+        self, session: MeterSession, target: MeterTarget, report: CollectionReport, resume: Resume
     ) -> None:
         report.last_billing_at = await self._snapshots(
             session, target, report, _BILLING, resume, backfill=self._max_billing_backfill, read=session.read_billing
@@ -404,7 +341,7 @@ class Collector:
         target: MeterTarget,
         report: CollectionReport,
         profile: _SnapshotProfile,
-        resume: _Resume,
+        resume: Resume,
         *,
         backfill: timedelta,
         read: Callable[[datetime, datetime], Awaitable[ProfileCapture]],
@@ -455,10 +392,10 @@ class Collector:
 
     async def _publish_rows(self, subject: str, meter_id: int, key: str, rows: Sequence[dict[str, Any]]) -> None:
         first, last = rows[0][key].isoformat(), rows[-1][key].isoformat()
-        payload = {"meter_id": meter_id, "rows": _iso_rows(rows)}
+        payload = {"meter_id": meter_id, "rows": iso_rows(rows)}
         await self._bus.publish(
             subjects.for_meter(subject, meter_id),
-            _json(payload),
+            json_bytes(payload),
             msg_id=f"{subject}:{meter_id}:{first}:{last}:{len(rows)}",
         )
 
@@ -487,7 +424,7 @@ async def publish_events(
     """One message per event (id = its natural key, so a push and a log read publish it once)."""
     for row in rows:
         key = f"event:{meter_id}:{row['log']}:{row['occurred_at'].isoformat()}:{row['code']}"
-        await bus.publish(subjects.for_meter(subjects.METER_EVENTS, meter_id), _json(row), msg_id=key)
+        await bus.publish(subjects.for_meter(subjects.METER_EVENTS, meter_id), json_bytes(row), msg_id=key)
     for change in changes:
         state = "closed" if change.ended_at is not None else "opened"
         await bus.publish_json(

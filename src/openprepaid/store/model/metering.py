@@ -87,6 +87,9 @@ class Meter(Base):
     relay_read_at: Mapped[datetime | None]
     # Block load read up to here, also where the meter held no intervals (migration 0010).
     block_load_read_to: Mapped[datetime | None]
+    # A block-load range to read again at the next collection (``meters reread``; migration 0011).
+    block_load_reread_from: Mapped[datetime | None]
+    block_load_reread_to: Mapped[datetime | None]  # None: up to that collection's time
 
 
 class CredentialKind(StrEnum):

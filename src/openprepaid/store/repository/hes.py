@@ -3,7 +3,8 @@
 Block-load read progress: ``meter.block_load_read_to`` (migration 0010) says the meter's block load
 was read up to that instant, also where the meter held no intervals. A collection resumes from the
 later of it and the newest stored interval (``CollectionMarks.block_resume_at``);
-``advance_block_read_to`` only ever moves it forward (the collector decides how far is safe).
+``block_marks.advance_block_read_to`` only ever moves it forward (the collector decides how far is
+safe); ``block_marks`` also keeps a pending re-read range (``meters reread``, migration 0011).
 
 Invocation counters (IEC 62056-5-3 §5.7 / security suite 0): the client's counter per meter and
 association must never repeat. ``reserve_invocation_counters`` hands out a block with one atomic
@@ -303,6 +304,8 @@ class CollectionMarks:
     last_billing_at: datetime | None
     last_event_at: Mapping[int, datetime | None]
     block_read_to: datetime | None = None
+    block_reread_from: datetime | None = None  # a range to read again (``meters reread``), None: none
+    block_reread_to: datetime | None = None
 
     @property
     def block_resume_at(self) -> datetime | None:
@@ -318,7 +321,8 @@ def collection_marks(session: Session, meter_id: int, event_logs: Sequence[int])
     if statement is None:  # built once per set of logs: constructing it costs more than running it
         statement = _MARKS_STATEMENTS[logs] = _marks_statement(logs)
     row = session.execute(statement, {"meter_id": meter_id}).one()
-    return CollectionMarks(row[0], row[1], row[2], dict(zip(logs, row[4:], strict=True)), block_read_to=row[3])
+    events = dict(zip(logs, row[6:], strict=True))
+    return CollectionMarks(row[0], row[1], row[2], events, row[3], block_reread_from=row[4], block_reread_to=row[5])
 
 
 def _marks_statement(logs: tuple[int, ...]) -> Any:
@@ -332,37 +336,13 @@ def _marks_statement(logs: tuple[int, ...]) -> Any:
         newest(DailyReading.captured_at, DailyReading.meter_id == meter_id),
         newest(BillingReading.billing_at, BillingReading.meter_id == meter_id),
         select(Meter.block_load_read_to).where(Meter.id == meter_id).scalar_subquery(),
+        select(Meter.block_load_reread_from).where(Meter.id == meter_id).scalar_subquery(),
+        select(Meter.block_load_reread_to).where(Meter.id == meter_id).scalar_subquery(),
         *(newest(MeterEvent.occurred_at, MeterEvent.meter_id == meter_id, MeterEvent.log == log) for log in logs),
     )
 
 
 _MARKS_STATEMENTS: dict[tuple[int, ...], Any] = {}
-
-
-def advance_block_read_to(session: Session, meter_id: int, read_to: datetime) -> bool:
-    """Record that the meter's block load was read up to ``read_to``; never moves it backwards.
-
-    One conditional UPDATE (``... WHERE block_load_read_to IS NULL OR block_load_read_to < :read_to``):
-    running it again, late, or from another head-end cannot lower it. Returns whether it moved."""
-    result = session.execute(_ADVANCE_READ_TO, {"meter_id": meter_id, "read_to": read_to})
-    return bool(cast(Any, result).rowcount)
-
-
-def _advance_read_to_statement() -> Any:
-    table: Table = Meter.__table__  # type: ignore[assignment]
-    meter = table.c
-    read_to = bindparam("read_to", type_=meter.block_load_read_to.type)
-    return (
-        update(table)
-        .where(
-            meter.id == bindparam("meter_id", type_=meter.id.type),
-            or_(meter.block_load_read_to.is_(None), meter.block_load_read_to < read_to),
-        )
-        .values(block_load_read_to=read_to)
-    )
-
-
-_ADVANCE_READ_TO = _advance_read_to_statement()
 
 
 # --- outages ---------------------------------------------------------------------------------------
