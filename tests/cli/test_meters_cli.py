@@ -1,12 +1,13 @@
-"""``openprepaid meters import|list|show|availability`` end to end on a SQLite file."""
+"""``openprepaid meters import|list|show|availability|reread`` end to end on a SQLite file."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from openprepaid.cli import app
@@ -149,4 +150,56 @@ def test_list_and_show_the_relay_as_last_read(database):
     assert "relay:     open, read 2026-11-24 10:42 IST" in shown.output and account_no in shown.output
     assert json.loads(invoke(tmp_path, "meters", "show", f"#{first}", "--json").output)["meter_id"] == first
     unknown = invoke(tmp_path, "meters", "show", "#999999")
+    assert unknown.exit_code == 1 and "no single meter" in unknown.output
+
+
+def _reread_marks(url):
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        marks = session.execute(
+            select(Meter.block_load_reread_from, Meter.block_load_reread_to, Meter.block_load_read_to).where(
+                Meter.serial == "40000001"
+            )
+        ).one()
+    engine.dispose()
+    return tuple(marks)
+
+
+def test_reread_asks_for_a_range_once_and_refuses_bad_ranges(database):
+    tmp_path, url, (type_code, account_no) = database
+    assert invoke(tmp_path, "meters", "import", str(write_csv(tmp_path, type_code, account_no))).exit_code == 0
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    engine = make_engine(url)
+    with make_session_factory(engine).begin() as session:
+        session.execute(
+            update(Meter).where(Meter.serial == "40000001").values(block_load_read_to=now - timedelta(hours=1))
+        )
+    engine.dispose()
+    start, end = now - timedelta(days=3), now - timedelta(days=2)
+    args = ("meters", "reread", "OPS40000001", "--from", start.isoformat(), "--to", end.isoformat())
+    result = invoke(tmp_path, *args)
+    assert result.exit_code == 0, result.output
+    assert "is read again at the next collection" in result.output and "only gaps are filled" in result.output
+    assert _reread_marks(url) == (start, end, start)  # the read progress moved back with it
+    again = invoke(tmp_path, *args)  # idempotent
+    assert again.exit_code == 0 and _reread_marks(url) == (start, end, start)
+    # A naive date-time is the utility's local time (Asia/Kolkata, +05:30); up to the collection without --to.
+    local = (now - timedelta(days=4)).astimezone(ZoneInfo("Asia/Kolkata")).replace(tzinfo=None)
+    widened = invoke(tmp_path, "meters", "reread", "40000001", "--from", local.isoformat())
+    assert widened.exit_code == 0, widened.output
+    assert "to the collection" in widened.output
+    assert _reread_marks(url) == (now - timedelta(days=4), None, now - timedelta(days=4))
+
+    refusals = [
+        (("--from", (now + timedelta(hours=1)).isoformat()), "in the future"),
+        (("--from", start.isoformat(), "--to", (now + timedelta(hours=2)).isoformat()), "in the future"),
+        (("--from", (now - timedelta(days=46)).isoformat()), "older than the backfill limit (45 days)"),
+        (("--from", end.isoformat(), "--to", start.isoformat()), "--to must be later than --from"),
+        (("--from", "last tuesday"), "not a date-time"),
+    ]
+    for options, message in refusals:
+        refused = invoke(tmp_path, "meters", "reread", "OPS40000001", *options)
+        assert refused.exit_code == 2 and message in refused.output, (options, refused.output)
+    assert _reread_marks(url) == (now - timedelta(days=4), None, now - timedelta(days=4))  # nothing changed
+    unknown = invoke(tmp_path, "meters", "reread", "#999999", "--from", start.isoformat())
     assert unknown.exit_code == 1 and "no single meter" in unknown.output

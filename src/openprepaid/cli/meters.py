@@ -3,6 +3,9 @@
 ``list`` and ``show`` give the relay as last read back from the meter (never what a command asked
 for): ``open`` (supply disconnected) or ``closed``, and when it was read, in the utility's zone;
 ``--json`` gives the raw fields instead (``relay_connected``, ``relay_control_state``, ``relay_read_at``).
+
+``reread`` asks for a range of block load to be read again at the next collection (docs/hes.md):
+rows already stored stay (storing ignores them), so a re-read fills gaps only.
 """
 
 from __future__ import annotations
@@ -20,15 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openprepaid.app import build_store
 from openprepaid.cli.context import settings_of
-from openprepaid.hes import availability
+from openprepaid.hes import availability, block_progress
 from openprepaid.hes.meter_import import import_meters, parse_csv
 from openprepaid.hes.session import RelayControlState
 from openprepaid.keyvault import KeyVault, KeyVaultError, load_master_key
 from openprepaid.settings import Mode, Settings
 from openprepaid.store.engine import DatabaseURLError
-from openprepaid.store.model import MeterStatus
+from openprepaid.store.model import Meter, MeterStatus
+from openprepaid.store.repository import block_marks, meter_registry
 from openprepaid.store.repository import hes as hes_repo
-from openprepaid.store.repository import meter_registry
 from openprepaid.store.repository.meter_registry import MeterListRow
 
 app = typer.Typer(help="Register meters in bulk, list them, report data availability.", no_args_is_help=True)
@@ -184,6 +187,13 @@ def list_meters(
     typer.echo(f"{len(rows)} meters")
 
 
+def _meter_id(session: Session, meter: str) -> int | None:
+    """A meter by serial, MFRSERIAL or #ID; None unless exactly one matches."""
+    if meter.startswith("#") and meter[1:].isdigit():
+        return int(meter[1:])
+    return hes_repo.meter_id_by_identity(session, None, meter)
+
+
 @app.command("show")
 def show_meter(
     ctx: typer.Context,
@@ -194,10 +204,7 @@ def show_meter(
     engine, sessions = _store(settings_of(ctx))
     try:
         with sessions() as session:
-            if meter.startswith("#") and meter[1:].isdigit():
-                meter_id: int | None = int(meter[1:])
-            else:
-                meter_id = hes_repo.meter_id_by_identity(session, None, meter)
+            meter_id = _meter_id(session, meter)
             row = None if meter_id is None else meter_registry.meter_row(session, meter_id)
     finally:
         engine.dispose()
@@ -267,3 +274,61 @@ def availability_report(
     typer.echo(f"never communicated: {len(never)}")
     for meter in never:
         typer.echo(f"  {meter.serial}")
+
+
+def _instant(text: str, option: str, zone: ZoneInfo) -> datetime:
+    """An ISO 8601 date-time; without an offset it is the utility's local time."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        typer.echo(
+            f"error: {option} {text!r} is not a date-time (YYYY-MM-DDTHH:MM, optionally with an offset)", err=True
+        )
+        raise typer.Exit(2) from exc
+    return (value if value.tzinfo is not None else value.replace(tzinfo=zone)).astimezone(UTC)
+
+
+def reread_refusal(from_at: datetime, to_at: datetime | None, now: datetime) -> str | None:
+    """Why a re-read range cannot be asked for (None: it can)."""
+    if from_at >= now or (to_at is not None and to_at > now):
+        return "the range is in the future (block load is only read up to now)"
+    if to_at is not None and to_at <= from_at:
+        return "--to must be later than --from"
+    if from_at < now - block_progress.MAX_BACKFILL:
+        return f"--from is older than the backfill limit ({block_progress.MAX_BACKFILL.days} days)"
+    return None
+
+
+@app.command("reread")
+def reread(
+    ctx: typer.Context,
+    meter: str = typer.Argument(..., help="serial (or MFRSERIAL, or #ID)"),
+    from_text: str = typer.Option(..., "--from", help="read from this date-time (ISO 8601; no offset: local)"),
+    to_text: str | None = typer.Option(None, "--to", help="up to this date-time (default: up to the collection)"),
+) -> None:
+    """Have METER's block load read again from --from (to --to) at its next collection; fills gaps only."""
+    settings = settings_of(ctx)
+    engine, sessions = _store(settings)
+    try:
+        with sessions() as session, session.begin():
+            meter_id = _meter_id(session, meter)
+            found = None if meter_id is None else session.get(Meter, meter_id)
+            if found is None:
+                typer.echo(f"error: no single meter {meter!r} (try MFRSERIAL or #ID)", err=True)
+                raise typer.Exit(1)
+            zone = ZoneInfo(meter_registry.utility_timezone(session, found.utility_id) or settings.timezone)
+            from_at = _instant(from_text, "--from", zone)
+            to_at = None if to_text is None else _instant(to_text, "--to", zone)
+            refusal = reread_refusal(from_at, to_at, datetime.now(UTC))
+            if refusal is not None:
+                typer.echo(f"error: {refusal}", err=True)
+                raise typer.Exit(2)
+            pending = block_marks.request_reread(session, found.id, from_at, to_at)
+            label = f"#{found.id} {found.manufacturer_code}{found.serial}"
+    finally:
+        engine.dispose()
+    upper = "the collection" if pending.to_at is None else pending.to_at.astimezone(zone).isoformat(timespec="minutes")
+    typer.echo(
+        f"meter {label}: block load from {pending.from_at.astimezone(zone).isoformat(timespec='minutes')} to {upper} "
+        "is read again at the next collection (rows already stored stay: only gaps are filled)"
+    )

@@ -56,6 +56,7 @@ from openprepaid.store.repository import reading as reading_repo
 log = logging.getLogger(__name__)
 
 DEFAULT_CLOCK_TOLERANCE = timedelta(minutes=5)
+MAX_BACKFILL = timedelta(days=45)  # block load is read back at most this far (domain.md §6)
 
 
 def stamp_shift(capture_period_s: int, block_stamp: str) -> timedelta:

@@ -138,7 +138,7 @@ class Collector:
         bus: Bus,
         clock: Clock,
         *,
-        max_backfill: timedelta = timedelta(days=45),
+        max_backfill: timedelta = block_progress.MAX_BACKFILL,
         max_billing_backfill: timedelta = timedelta(days=400),
         max_read_span: timedelta = timedelta(days=1),
         clock_tolerance: timedelta = block_progress.DEFAULT_CLOCK_TOLERANCE,
