@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 from sqlalchemy import func, select
 
-from openprepaid.hes.block_progress import settled_until, span_outcome, stamp_shift, store_block_span
+from openprepaid.hes.block_progress import settled_until, span_outcome, stamp_shift, store_block_span, unique_stamps
 from openprepaid.hes.collector import store_events_and_outages
 from openprepaid.hes.group_commit import GroupCommitDatabase
 from openprepaid.store.model import BlockReading
@@ -32,6 +32,37 @@ def block_row(meter_id: int, end_at):  # type: ignore[no-untyped-def]
         "avg_current_a": 1.0,
         "received_at": T0,
     }
+
+
+def test_rows_stamped_ahead_are_set_aside_and_move_nothing():
+    rows = [block_row(1, T0 - PERIOD), block_row(1, T0), block_row(1, T0 + TOLERANCE), block_row(1, T0 + 2 * PERIOD)]
+    settled = T0 - PERIOD - TOLERANCE
+    outcome = span_outcome(
+        1, rows, span_to=T0 + 3 * PERIOD, settled=settled, last_stored=None, read_to=None, ahead_after=T0 + TOLERANCE
+    )
+    assert [row["interval_end_at"] for row in outcome.rows] == [T0 - PERIOD, T0, T0 + TOLERANCE]  # within tolerance
+    assert [row["interval_end_at"] for row in outcome.aside] == [T0 + 2 * PERIOD]
+    assert outcome.read_to is None  # the newest kept row is later than the settled instant
+    only_ahead = span_outcome(
+        1, rows[3:], span_to=T0, settled=settled, last_stored=T0 - PERIOD, read_to=None, ahead_after=T0 + TOLERANCE
+    )
+    assert only_ahead.rows == [] and only_ahead.read_to is None and len(only_ahead.aside) == 1
+
+
+def test_a_stamp_recorded_twice_keeps_the_later_entry_and_sets_the_earlier_aside():
+    early, again, other = block_row(1, T0), {**block_row(1, T0), "import_wh": 30}, block_row(1, T0 - PERIOD)
+    unique, superseded = unique_stamps([early, other, again])
+    assert unique == [other, again] and superseded == [early]
+    outcome = span_outcome(1, [early, other, again], span_to=T0, settled=T0, last_stored=None, read_to=None)
+    assert outcome.rows == [other, again] and outcome.aside == [early]
+
+
+def test_rereading_keeps_rows_older_than_the_newest_stored():
+    rows = [block_row(1, T0 - 3 * PERIOD), block_row(1, T0 - 2 * PERIOD)]
+    usual = span_outcome(1, rows, span_to=T0, settled=T0, last_stored=T0 - PERIOD, read_to=None)
+    assert usual.rows == []
+    reread = span_outcome(1, rows, span_to=T0, settled=T0, last_stored=T0 - PERIOD, read_to=None, rereading=True)
+    assert reread.rows == rows and reread.read_to == T0  # read to the span's end, past the newest stored
 
 
 def test_settled_until_leaves_the_open_interval_and_a_late_clock_to_be_asked_again():
