@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import Alert, AlertState, BlockReading, Meter
@@ -162,10 +163,22 @@ def record_block_ahead(
     check existed, listed by their count and range only). Merging by stamp: safe to run again."""
     first = min(row["interval_end_at"] for row in rows)
     dedup_key = f"{ALERT_KIND}:{meter_id}:{source}:{first.isoformat()}"[:200]
-    alert = session.execute(select(Alert).where(Alert.dedup_key == dedup_key).with_for_update()).scalar_one_or_none()
-    kept: dict[str, dict[str, Any]] = {}
-    if alert is not None:
-        kept = {item["interval_end_at"]: item for item in alert.details.get("intervals", [])}
+    # The row exists before it is merged into (ON CONFLICT DO NOTHING: another head-end may have made it).
+    new_alert = {
+        "utility_id": utility_id,
+        "dedup_key": dedup_key,
+        "kind": ALERT_KIND,
+        "severity": "warning",
+        "meter_id": meter_id,
+        "state": AlertState.OPEN,
+        "message": "",
+        "details": {},
+        "raised_at": now,
+    }
+    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(Alert).values(**new_alert).on_conflict_do_nothing(index_elements=[Alert.dedup_key]))
+    alert = session.execute(select(Alert).where(Alert.dedup_key == dedup_key).with_for_update()).scalar_one()
+    kept = {item["interval_end_at"]: item for item in alert.details.get("intervals", [])}
     kept.update((item["interval_end_at"], item) for item in map(_interval_json, rows))
     intervals = [kept[key] for key in sorted(kept)]
     summary = AheadSummary(
@@ -174,36 +187,21 @@ def record_block_ahead(
         datetime.fromisoformat(intervals[-1]["interval_end_at"]),
         sum(item["import_wh"] for item in intervals),
     )
-    ahead_s = int((summary.last_end_at - now).total_seconds())
-    if alert is not None:
-        ahead_s = max(ahead_s, int(alert.details.get("ahead_by_s", 0)))
-    details = {**summary.to_json(), "ahead_by_s": ahead_s, "source": source}
-    details["intervals"] = intervals[:MAX_INTERVALS_KEPT]
+    ahead_s = max(int((summary.last_end_at - now).total_seconds()), int(alert.details.get("ahead_by_s", 0)))
+    details = {
+        **summary.to_json(),
+        "ahead_by_s": ahead_s,
+        "source": source,
+        "intervals": intervals[:MAX_INTERVALS_KEPT],
+    }
+    where = (
+        "kept aside (not in reading_block)" if source == "read" else "stored before the check (still in reading_block)"
+    )
     message = (
         f"block load stamped ahead of the head-end clock by up to {ahead_s} s: {summary.count} intervals "
-        f"{summary.first_end_at.isoformat()} .. {summary.last_end_at.isoformat()}, {summary.import_wh} Wh, "
-        + (
-            "kept aside (not in reading_block)"
-            if source == "read"
-            else "stored before the check (still in reading_block)"
-        )
+        f"{summary.first_end_at.isoformat()} .. {summary.last_end_at.isoformat()}, {summary.import_wh} Wh, {where}"
     )
-    if alert is None:
-        alert = Alert(
-            utility_id=utility_id,
-            dedup_key=dedup_key,
-            kind=ALERT_KIND,
-            severity="warning",
-            meter_id=meter_id,
-            account_id=None,
-            state=AlertState.OPEN,
-            message=message[:500],
-            details=details,
-            raised_at=now,
-        )
-        session.add(alert)
-    else:
-        alert.details, alert.message = details, message[:500]
+    alert.details, alert.message = details, message[:500]
     session.flush()
     return summary
 
