@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import CommandState
+from openprepaid.store.repository import meter_relay
 from openprepaid.store.repository import prepaid_state as repo
 from openprepaid.store.repository.prepaid_state import RelayCommandRow, RulesAccountRow
 from openprepaid.wallet.money import Paise
@@ -35,7 +36,7 @@ from openprepaid.wallet.rules import (
     enforcement_gap_reason,
     protection_of,
 )
-from openprepaid.wallet.rules_facts_query import WALLET_CODE, balance_of, relay_state_of, stored_emergency_credit
+from openprepaid.wallet.rules_facts_query import WALLET_CODE, balance_of, relay_state_now, stored_emergency_credit
 
 DEFAULT_OFFLINE_AFTER = timedelta(hours=24)
 _STATUS = {
@@ -149,6 +150,7 @@ def enforcement_gap(
             due.append((row, state, balance))
     meter_ids = [row.meter_id for row, _, _ in due if row.meter_id is not None]
     confirmed = repo.last_confirmed_relay_commands(session, meter_ids)
+    recorded = meter_relay.recorded_relays(session, meter_ids)
     disconnects = repo.last_disconnect_commands(session, meter_ids)
     result: list[EnforcementGapRow] = []
     for row, state, balance in due:
@@ -159,7 +161,7 @@ def enforcement_gap(
             balance,
             config,
             now,
-            relay=relay_state_of(None if meter is None else confirmed.get(meter)),
+            relay=RelayState.CONNECTED if meter is None else relay_state_now(confirmed.get(meter), recorded.get(meter)),
             disconnect=None if meter is None else disconnects.get(meter),
             offline_after=offline_after,
         )

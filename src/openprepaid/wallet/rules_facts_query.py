@@ -34,7 +34,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from openprepaid.store.model import CommandKind
+from openprepaid.store.repository import meter_relay
 from openprepaid.store.repository import prepaid_state as repo
+from openprepaid.store.repository.meter_relay import RecordedRelay
 from openprepaid.store.repository.prepaid_state import CreditedPayment, RelayCommandRow, RulesAccountRow
 from openprepaid.wallet.chart_of_accounts import ConsumerLedger, consumer_balance_paise
 from openprepaid.wallet.money import Paise, round_paise
@@ -99,6 +101,17 @@ class AccountContext:
     @property
     def can_switch_relay(self) -> bool:
         return self.row.meter_id is not None and bool(self.row.meter_has_relay)
+
+
+def relay_state_now(command: RelayCommandRow | None, recorded: RecordedRelay | None) -> RelayState:
+    """The relay as last read back: the meter row's record when it was read after the last confirmed
+    relay command completed (a relay closed or opened at the meter since: a relay-change push and its
+    read), else the command's read-back (``relay_state_of``)."""
+    if recorded is not None and recorded.read_at is not None and recorded.connected is not None:
+        completed = None if command is None else command.completed_at
+        if completed is None or recorded.read_at > completed:
+            return RelayState.CONNECTED if recorded.connected else RelayState.DISCONNECTED
+    return relay_state_of(command)
 
 
 def relay_state_of(command: RelayCommandRow | None) -> RelayState:
@@ -256,6 +269,7 @@ def gather(session: Session, rows: Sequence[RulesAccountRow], *, today: date) ->
     meter_ids = [row.meter_id for row in rows if row.meter_id is not None]
     payments = repo.latest_credited_payments(session, account_ids)
     confirmed = repo.last_confirmed_relay_commands(session, meter_ids)
+    recorded = meter_relay.recorded_relays(session, meter_ids)
     pending = repo.open_relay_commands(session, meter_ids)
     spend = _spend(session, rows, today)
     disconnections, credited = _disconnections(session, rows, confirmed)
@@ -271,7 +285,7 @@ def gather(session: Session, rows: Sequence[RulesAccountRow], *, today: date) ->
                 category=row.category,
                 balance_paise=Paise(balance_of(row)),
                 previous_balance_paise=Paise(_previous_balance(row, balance_of(row), payment)),
-                relay=relay_state_of(last_confirmed),
+                relay=relay_state_now(last_confirmed, None if row.meter_id is None else recorded.get(row.meter_id)),
                 emergency_credit=stored_emergency_credit(row),
                 notice_state=_stored_notice_state(row),
                 last_recharge=None
