@@ -27,13 +27,12 @@ from openprepaid.wallet.rules import (
     EmergencyCreditState,
     EmergencyPhase,
     InvalidFactsError,
-    RelayState,
     RulesConfig,
     notice_thresholds,
     protection_of,
 )
 from openprepaid.wallet.rules_enforcement_gap import EnforcementGapRow
-from openprepaid.wallet.rules_facts_query import WALLET_CODE, relay_state_of
+from openprepaid.wallet.rules_facts_query import WALLET_CODE, relay_state_now
 
 STATEMENT_LINES = 20
 NOTICES = 10
@@ -70,21 +69,24 @@ def phase_of(stored: dict[str, Any] | None) -> str | None:
 
 
 def relay_of(confirmed: RelayCommandRow | None, recorded: RecordedRelay | None = None) -> dict[str, Any]:
-    """The relay as last read back from the meter: the meter row's record (every read the head-end
-    makes: command read-backs, reads after a relay-change push, on-demand reads), else the last
-    confirmed relay command's read-back; ``unknown`` when neither exists. The last confirmed command
-    is kept alongside (who opened or closed it)."""
+    """The relay as last read back from the meter, as the prepaid rules take it (``relay_state_now``):
+    the meter row's record when it was read after the last confirmed relay command, else that command's
+    read-back; ``unknown`` when neither exists. The last confirmed command is kept alongside."""
     command = {
         "command_id": None if confirmed is None else confirmed.id,
         "confirmed_at": None if confirmed is None else iso(confirmed.completed_at),
         "actor": None if confirmed is None else confirmed.actor,
     }
+    read_at: datetime | None = None
     if recorded is not None and recorded.read_at is not None and recorded.connected is not None:
-        state = RelayState.CONNECTED if recorded.connected else RelayState.DISCONNECTED
-        return {"state": state.value, "read_at": iso(recorded.read_at), **command}
-    if confirmed is None:
-        return {"state": "unknown", "read_at": None, **command}
-    return {"state": relay_state_of(confirmed).value, "read_at": iso(confirmed.completed_at), **command}
+        completed = None if confirmed is None else confirmed.completed_at
+        if completed is None or recorded.read_at > completed:
+            read_at = recorded.read_at  # the meter row's read is the newer one
+    if read_at is None:
+        if confirmed is None:
+            return {"state": "unknown", "read_at": None, **command}
+        read_at = confirmed.completed_at
+    return {"state": relay_state_now(confirmed, recorded).value, "read_at": iso(read_at), **command}
 
 
 def pending_of(command: overview.RelayCommandLine | None) -> dict[str, Any] | None:
