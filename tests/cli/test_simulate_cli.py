@@ -192,7 +192,6 @@ def test_a_taken_port_is_an_error(tmp_path: Path) -> None:
     [
         (["--latency-ms", "fast"], "LOW-HIGH"),
         (["--latency-ms", "300-100"], "LOW <= HIGH"),
-        (["--hdlc", "--dial-in", "hes:4060"], "wrapper"),
         (["--dial-in", "hes"], "HOST:PORT"),
         (["--push-to", "hes:0"], "HOST:PORT"),
         (["--meters", "0"], "meters"),

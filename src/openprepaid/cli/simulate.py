@@ -113,7 +113,11 @@ def simulate(
     latency_ms: str | None = typer.Option(None, "--latency-ms", help="reply latency range, e.g. 300-3000"),
     drop_rate: float = typer.Option(0.0, "--drop-rate", min=0.0, max=1.0, help="share of requests lost"),
     outages_per_day: float = typer.Option(0.0, "--outages-per-day", min=0.0, help="random outages per meter-day"),
-    dial_in: str | None = typer.Option(None, "--dial-in", help="dial the head-end at HOST:PORT instead of listening"),
+    dial_in: str | None = typer.Option(
+        None,
+        "--dial-in",
+        help="dial the head-end at HOST:PORT instead of listening (with --hdlc: HDLC over that connection)",
+    ),
     push_to: str | None = typer.Option(None, "--push-to", help="alert push destination HOST:PORT"),
     push_ciphering: bool = typer.Option(
         False, "--push-ciphering", help="general-glo-cipher pushes and the dial-in announcement"
@@ -123,8 +127,6 @@ def simulate(
     """Run a fleet of virtual meters until Ctrl-C (subcommand ``fault`` talks to a running one)."""
     if ctx.invoked_subcommand is not None:
         return
-    if dial_in is not None and hdlc:
-        raise typer.BadParameter("dial-in uses the TCP wrapper", param_hint="--hdlc")
     if push_to is not None:
         _host_port(push_to, "--push-to")
     try:

@@ -1,4 +1,4 @@
-"""Dial-in: meters whose modem opens the TCP connection to the head-end (C7, IEC 62056-47 wrapper).
+"""Dial-in: meters whose modem opens the TCP connection to the head-end (C7; wrapper or HDLC).
 
 A dial-in meter connects to this listener and first sends its announcement, a ``DataNotification``
 (IEC 62056-5-3 9.3.10) whose body is ``structure { logical device name (0.0.42.0.0.255), serial
@@ -13,6 +13,17 @@ meter (by the registry's system title), lends it to one session at a time (``tak
 ``give_back``) and drops it when the meter closes it or a newer connection of the same meter
 replaces it. The wrapper's client wPort follows each association: IS 15959 fixes one
 authentication mechanism per client SAP (none 16, LLS 32, HLS-GMAC 48), so the AARQ tells which.
+
+The framing is told by the first octet: 0x00 (the wrapper's version 0x0001, IEC 62056-47) or the
+HDLC flag 0x7E (IEC 62056-46, a modem tunnelling the meter's HDLC port: ``transport.hdlc_dial_in``);
+anything else is refused. Over HDLC the announcement is a UI frame from the meter's server address,
+and the lent ``HdlcDialInChannel`` is the primary: each association connects its own link with the
+client SAP of its AARQ (SNRM/UA before the AARQ goes out), and ``give_back`` takes the link down
+(DISC) before the line can be lent again, so every session starts from SNRM as a dialled HDLC session
+does and the meter's inactivity timer never runs between sessions. The framing must be the one the
+registry holds for the meter (``meter.framing``): a meter registered as HDLC that dials in with the
+wrapper, or the reverse, is refused and counted ``invalid`` (the registry says how the meter is
+configured; a mismatch is a misconfigured modem or another device claiming the meter's identity).
 
 A meter that connects for the first time since the head-end started, or after being away longer
 than ``back_after_s``, is *back*: ``on_meter_back`` (the push handler's dial-in path) collects it at
@@ -41,15 +52,19 @@ from openprepaid.hes.push_listener import InvalidPushError, NotificationOpener
 from openprepaid.hes.retry import HesError
 from openprepaid.hes.session import Association
 from openprepaid.hes.targets import TargetDirectory
+from openprepaid.store.model import Framing
 from openprepaid.store.repository import hes as repo
-from openprepaid.transport.channel import ApduChannel
-from openprepaid.transport.errors import TransportError, TransportProtocolError
+from openprepaid.transport.channel import READ_CHUNK, ApduChannel
+from openprepaid.transport.errors import TransportClosed, TransportError, TransportProtocolError, TransportTimeout
+from openprepaid.transport.hdlc_dial_in import HdlcDialInChannel, PrefixedReader
 from openprepaid.transport.tcp import Listener
 from openprepaid.transport.wrapper_channel import WrapperChannel
 
 log = logging.getLogger(__name__)
 
 AARQ_TAG = 0x60
+HDLC_FLAG = 0x7E
+WRAPPER_FIRST_OCTET = 0x00  # the wrapper's version field is 0x0001
 CLOSE_WAIT_ROUNDS = 100
 ANNOUNCEMENT_WPORT = 1  # the announcement travels between the management logical devices
 SAP_BY_MECHANISM: dict[int | None, int] = {
@@ -64,7 +79,7 @@ DialInNotifier = Callable[[DialIn], Awaitable[int | None]]
 class DialInChannel(WrapperChannel):
     """A wrapper channel on a connection the meter opened; the client wPort is set from each AARQ."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: PrefixedReader, writer: asyncio.StreamWriter) -> None:
         super().__init__(reader, writer, local_wport=ANNOUNCEMENT_WPORT, remote_wport=None)
         self._stream = reader
 
@@ -98,6 +113,31 @@ def client_sap_of(aarq: bytes) -> int | None:
     return SAP_BY_MECHANISM.get(request.mechanism_name)  # IntEnum keys match the plain numbers too
 
 
+LineChannel = DialInChannel | HdlcDialInChannel
+
+
+def framing_of(channel: LineChannel) -> Framing:
+    return Framing.HDLC if isinstance(channel, HdlcDialInChannel) else Framing.WRAPPER
+
+
+async def open_line(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout_s: float) -> LineChannel:
+    """The channel for the framing the meter's first octet shows (wrapper or HDLC)."""
+    try:
+        first = await asyncio.wait_for(reader.read(READ_CHUNK), timeout_s)
+    except TimeoutError as exc:
+        raise TransportTimeout(f"nothing received within {timeout_s:g} s") from exc
+    except (ConnectionError, OSError) as exc:
+        raise TransportClosed(f"the connection failed before the announcement: {exc}") from exc
+    if not first:
+        raise TransportClosed("the peer closed the connection before announcing itself")
+    prefixed = PrefixedReader(reader, first)
+    if first[0] == HDLC_FLAG:
+        return HdlcDialInChannel(prefixed, writer, client_sap_for=client_sap_of)
+    if first[0] == WRAPPER_FIRST_OCTET:
+        return DialInChannel(prefixed, writer)
+    raise TransportProtocolError(f"the first octet 0x{first[0]:02x} opens neither a wrapper nor an HDLC frame")
+
+
 @dataclass(frozen=True, slots=True)
 class Announcement:
     logical_device_name: bytes | None
@@ -126,11 +166,12 @@ def announcement_from_body(body: Any) -> Announcement:
 class _Line:
     """One meter's open connection and whether a session holds it."""
 
-    channel: DialInChannel
+    channel: LineChannel
     meter_id: int
     ended: asyncio.Event
     in_use: bool = False
     dropped: bool = False
+    settling: asyncio.Task[None] | None = None  # HDLC: the DISC after the last session
 
 
 @dataclass
@@ -216,6 +257,11 @@ class DialInListener:
         if line.channel.peer_gone:
             self._drop(system_title)
             return None
+        if line.settling is not None:
+            await asyncio.gather(line.settling, return_exceptions=True)
+            line.settling = None
+            if line.channel.closed or line.in_use:
+                return None  # the link could not be taken down (the line is dropped), or raced
         line.in_use = True
         self._lent[line.channel] = line
         return line.channel
@@ -230,15 +276,37 @@ class DialInListener:
             self._end(line)  # replaced by a newer connection while it was lent
         elif line.channel.peer_gone:
             self._drop(system_title)
+        elif isinstance(line.channel, HdlcDialInChannel):
+            line.settling = asyncio.get_running_loop().create_task(self._end_link(line.channel))
+
+    async def _end_link(self, channel: HdlcDialInChannel) -> None:
+        """DISC after a session; a meter that does not confirm it loses the line (the sweep drops it)."""
+        try:
+            await channel.end_link()
+        except TransportError as exc:
+            log.warning("dial-in line from %s: the HDLC link did not come down: %s", channel.peer, exc)
+            await channel.close()
 
     # --- connections -----------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
-        channel = DialInChannel(reader, writer)
+        started = self._clock.monotonic()
         try:
-            announcement = await self._announcement(channel)
-            found = await self._identify(announcement, channel.peer)
+            channel = await open_line(reader, writer, self._announce_timeout_s)
+        except TransportError as exc:
+            self.stats.refused += 1
+            self._count("invalid")
+            peer = writer.get_extra_info("peername")
+            log.warning("dial-in from %s refused: %s", peer, exc)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            return
+        try:
+            remaining_s = max(0.0, self._announce_timeout_s - (self._clock.monotonic() - started))
+            announcement = await self._announcement(channel, remaining_s)
+            found = await self._identify(announcement, channel.peer, framing_of(channel))
         except (TransportError, CosemError, HesError) as exc:  # InvalidPushError is a HesError
             self.stats.refused += 1
             self._count("invalid")
@@ -258,8 +326,8 @@ class DialInListener:
             log.warning("meter %d: dial-in noted only in part: %s", meter_id, exc)
         await line.ended.wait()
 
-    async def _announcement(self, channel: DialInChannel) -> Announcement:
-        apdu = await channel.read_announcement(self._announce_timeout_s)
+    async def _announcement(self, channel: LineChannel, timeout_s: float) -> Announcement:
+        apdu = await channel.read_announcement(timeout_s)
         plain, ciphered_by = await self._opener.open(apdu)
         notification = decode_xdlms_apdu(plain)
         if not isinstance(notification, DataNotification):
@@ -272,7 +340,7 @@ class DialInListener:
         self.stats.announced += 1
         return announcement
 
-    async def _identify(self, announcement: Announcement, peer: str) -> tuple[int, bytes] | None:
+    async def _identify(self, announcement: Announcement, peer: str, framing: Framing) -> tuple[int, bytes] | None:
         """(meter id, its registry system title), or None for an unknown meter (logged and counted)."""
         title, serial = announcement.system_title, announcement.serial
         meter_id = await self._db.run(lambda session: repo.meter_id_by_identity(session, title, serial))
@@ -290,6 +358,11 @@ class DialInListener:
             raise InvalidPushError(
                 f"meter {target.serial} announced system title {title.hex()}, the registry has "
                 f"{target.system_title.hex()}"
+            )
+        if framing is not target.framing:
+            raise InvalidPushError(
+                f"meter {target.serial} dialled in with {framing.value} framing, the registry has "
+                f"{target.framing.value}"
             )
         return meter_id, target.system_title
 

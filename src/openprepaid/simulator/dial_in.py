@@ -7,8 +7,11 @@ a listening meter would (the head-end is the client: AARQ from wPort 16/32/48 to
 connection drops or cannot be opened the meter dials again after a back-off that doubles from
 ``backoff_min_s`` to ``backoff_max_s`` (with ±25 % jitter so a fleet does not dial in lock-step);
 a session that lasted ``stable_s`` resets the back-off. First dials are spread at ``dials_per_s``.
-Dial-in uses the TCP wrapper (IEC 62056-47); with ``cipher`` the announcement is
-general-glo-ciphered like the pushes.
+Dial-in speaks the fleet's framing: the TCP wrapper (IEC 62056-47, the announcement a wrapper frame
+wPort 1 -> 1), or HDLC (IEC 62056-46, ``transport.hdlc_dial_in``: the announcement a UI frame from
+the meter's server address; then the meter is the HDLC secondary, and every link the head-end
+connects on the connection, SNRM to DISC, carries one fresh association). With ``cipher`` the
+announcement is general-glo-ciphered like the pushes.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import time
 from dataclasses import dataclass
 
 from openprepaid.simulator.errors import ConfigurationError, DataAccessError
-from openprepaid.simulator.network import FleetServer
-from openprepaid.simulator.notifications import Ciphering, announcement_frame
+from openprepaid.simulator.network import SERVER_ADDRESS, FleetServer
+from openprepaid.simulator.notifications import Ciphering, announcement_apdu, announcement_frame
 from openprepaid.transport.errors import TransportError
+from openprepaid.transport.hdlc_channel import server_link
+from openprepaid.transport.hdlc_dial_in import announcement_ui_frame
 from openprepaid.transport.tcp import dial
 
 log = logging.getLogger(__name__)
@@ -54,8 +59,6 @@ class DialIn:
         seed: int = 0,
         cipher: bool = False,
     ) -> None:
-        if server.framing != "wrapper":
-            raise ConfigurationError("dial-in uses the TCP wrapper; HDLC is for listening meters")
         if dials_per_s <= 0 or not 0 < backoff_min_s <= backoff_max_s:
             raise ConfigurationError("dial rate and back-off must be positive, min <= max")
         self.server = server
@@ -123,12 +126,17 @@ class DialIn:
             if self.cipher:
                 keys = self.server.credentials.for_serial(meter.serial).keys
                 ciphering = Ciphering(title, keys, self.server.security_of(index).invocation_counter)
-            writer.write(announcement_frame(meter, title, next(self._invoke_ids), ciphering))
+            invoke_id = next(self._invoke_ids)
+            if self.server.framing == "hdlc":
+                address = server_link(SERVER_ADDRESS).server_address
+                writer.write(announcement_ui_frame(address, announcement_apdu(meter, title, invoke_id, ciphering)))
+            else:
+                writer.write(announcement_frame(meter, title, invoke_id, ciphering))
             await writer.drain()
         except (ConnectionError, OSError, DataAccessError):
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             return False
-        await self.server.serve(index, reader, writer)
+        await self.server.serve(index, reader, writer, dialled_out=True)
         return True

@@ -23,7 +23,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal, cast
 
@@ -52,6 +52,7 @@ from openprepaid.simulator.wire_faults import WRAPPER_HEADER_LENGTH, GarblingWri
 from openprepaid.transport.channel import ApduChannel
 from openprepaid.transport.errors import TransportError
 from openprepaid.transport.hdlc_channel import HdlcChannel, server_link
+from openprepaid.transport.hdlc_dial_in import HdlcSessionServerChannel
 from openprepaid.transport.tcp import Listener
 from openprepaid.transport.wrapper_channel import WrapperChannel
 
@@ -195,14 +196,23 @@ class FleetServer:
 
     # --- one connection ------------------------------------------------------------------------------
 
-    def _channel(self, reader: asyncio.StreamReader, wire: GarblingWriter) -> ApduChannel:
+    def _channel(self, reader: asyncio.StreamReader, wire: GarblingWriter, *, dialled_out: bool) -> ApduChannel:
         writer = cast(asyncio.StreamWriter, wire)  # the channel only writes, drains and closes
+        if self.framing == "hdlc" and dialled_out:
+            # The meter's own connection outlives each HDLC link: the head-end connects one per session.
+            return HdlcSessionServerChannel(reader, writer, server_link(SERVER_ADDRESS))
         if self.framing == "hdlc":
             return HdlcChannel(reader, writer, server_link(SERVER_ADDRESS))
         return WrapperChannel(reader, writer, local_wport=SERVER_WPORT, remote_wport=None)
 
-    async def serve(self, index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Serve one connection to meter ``index`` until it closes, idles out, breaks or the meter goes away."""
+    async def serve(
+        self, index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, dialled_out: bool = False
+    ) -> None:
+        """Serve one connection to meter ``index`` until it closes, idles out, breaks or the meter goes away.
+
+        ``dialled_out``: the meter opened the connection (dial-in); over HDLC each new link on it
+        (SNRM) starts a fresh association, as the association does not outlive its link.
+        """
         if not self.reachable(index):
             self.stats.refused += 1
             writer.close()
@@ -212,7 +222,7 @@ class FleetServer:
         security = self.security_of(index)
         protect_prefix = WRAPPER_HEADER_LENGTH if self.framing == "wrapper" else 1
         wire = GarblingWriter(writer, self._rng, protect_prefix=protect_prefix)
-        channel = self._channel(reader, wire)
+        channel = self._channel(reader, wire, dialled_out=dialled_out)
         session = _Session(
             index,
             channel,
@@ -222,12 +232,17 @@ class FleetServer:
             MeterApplication(meter, self.now_s, security, self.stats.cosem),
         )
         self._live.setdefault(index, set()).add(writer)
+        link_generation = 1
         try:
             while True:
                 try:
                     apdu = await channel.receive(self.idle_timeout_s)
                 except TransportError:
                     return
+                if isinstance(channel, HdlcSessionServerChannel) and channel.link_generation != link_generation:
+                    link_generation = channel.link_generation
+                    credentials = self.credentials.for_serial(meter.serial)
+                    session = replace(session, association=new_association(meter.serial, credentials, security))
                 if not await self._step(session, apdu):
                     return
         finally:

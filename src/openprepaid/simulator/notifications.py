@@ -74,10 +74,10 @@ def alert_push_frame(notification: PushNotification, invoke_id: int, ciphering: 
     return _framed(apdu, ciphering)
 
 
-def announcement_frame(
+def announcement_apdu(
     meter: VirtualMeter, system_title: bytes, invoke_id: int, ciphering: Ciphering | None = None
 ) -> bytes:
-    """The wrapper frame a dialling meter sends first (see the module docstring)."""
+    """The announcement APDU, ciphered if asked (see the module docstring), before any framing."""
     body = (meter.get(1, LOGICAL_DEVICE_NAME_OBIS, 2), meter.serial, system_title)
     stamp = to_datetime(meter.clock_now_lt() - meter.tz_s, meter.tz_s)
     apdu = DataNotification(
@@ -85,4 +85,13 @@ def announcement_frame(
         date_time=CosemDateTime.from_datetime(stamp),
         body=encode_value(body),
     ).encode()
-    return _framed(apdu, ciphering)
+    return ciphering.apply(apdu) if ciphering else apdu
+
+
+def announcement_frame(
+    meter: VirtualMeter, system_title: bytes, invoke_id: int, ciphering: Ciphering | None = None
+) -> bytes:
+    """The wrapper frame a dialling meter sends first (see the module docstring)."""
+    return encode_wrapper(
+        PUSH_SOURCE_WPORT, PUSH_DESTINATION_WPORT, announcement_apdu(meter, system_title, invoke_id, ciphering)
+    )
