@@ -111,6 +111,18 @@ def import_csv(
         raise typer.Exit(1)
 
 
+def _zone_of(row: MeterListRow) -> ZoneInfo:
+    try:
+        return ZoneInfo(row.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(at: datetime | None, row: MeterListRow, *, never: str = "never") -> str:
+    """``2026-11-24 10:42 IST`` in the meter's utility's zone."""
+    return never if at is None else at.astimezone(_zone_of(row)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def relay_text(row: MeterListRow) -> str:
     """The relay as last read, e.g. ``open, read 2026-11-24 10:42 IST``; ``no relay``; ``not read``."""
     if not row.has_relay:
@@ -123,11 +135,7 @@ def relay_text(row: MeterListRow) -> str:
         state += ", ready for reconnection"
     elif row.relay_control_state != usual:
         state += f", control state {row.relay_control_state}"
-    try:
-        zone = ZoneInfo(row.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return f"{state}, read {row.relay_read_at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')}"
+    return f"{state}, read {local_time(row.relay_read_at, row)}"
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -173,17 +181,24 @@ def list_meters(
     if as_json:
         typer.echo(json.dumps([row_json(row) for row in rows]))
         return
-    typer.echo(
-        f"{'serial':<16} {'mfr':<4} {'type':<14} {'comm':<8} {'address':<22} {'status':<10} {'account':<12} "
-        f"{'last seen':<25} relay"
-    )
-    for row in rows:
-        address = f"{row.host}:{row.port}" if row.host else "-"
-        seen = row.last_seen_at.isoformat(timespec="seconds") if row.last_seen_at else "never"
-        typer.echo(
-            f"{row.serial:<16} {row.manufacturer_code:<4} {row.meter_type:<14} {row.comm_mode:<8} {address:<22} "
-            f"{row.status:<10} {row.account_no or '-':<12} {seen:<25} {relay_text(row)}"
+    header = ("serial", "mfr", "type", "comm", "address", "status", "account", "last seen", "relay")
+    table = [
+        (
+            row.serial,
+            row.manufacturer_code,
+            row.meter_type,
+            row.comm_mode,
+            f"{row.host}:{row.port}" if row.host else "-",
+            row.status,
+            row.account_no or "-",
+            local_time(row.last_seen_at, row),
+            relay_text(row),
         )
+        for row in rows
+    ]
+    widths = [max(len(cells[k]) for cells in (header, *table)) for k in range(len(header) - 1)]
+    for cells in (header, *table):
+        typer.echo("  ".join([*(cell.ljust(width) for cell, width in zip(cells[:-1], widths, strict=True)), cells[-1]]))
     typer.echo(f"{len(rows)} meters")
 
 
@@ -220,7 +235,7 @@ def show_meter(
         "comm": row.comm_mode + (f" {row.host}:{row.port}" if row.host else ""),
         "status": row.status,
         "account": row.account_no or "-",
-        "last seen": row.last_seen_at.isoformat(timespec="seconds") if row.last_seen_at else "never",
+        "last seen": local_time(row.last_seen_at, row),
         "relay": relay_text(row),
     }
     for name, value in fields.items():
