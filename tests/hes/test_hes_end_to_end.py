@@ -36,6 +36,8 @@ from openprepaid.store.model import (
     CommandState,
     CommMode,
     DailyReading,
+    EventSource,
+    Framing,
     MeterEvent,
     Outage,
 )
@@ -141,6 +143,7 @@ async def running(
         fleet_meters(sim.fleet),
         first_port=None if dial_in else sim.config.port,
         comm_mode=CommMode.DIAL_IN if dial_in else CommMode.DIAL,
+        framing=Framing(sim.config.framing),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
@@ -234,17 +237,27 @@ async def test_pushes_open_and_close_an_outage_and_bring_the_meter_back(hes_sess
 
 
 @SQLITE_ONLY
-async def test_dial_in_meters_are_collected_and_commanded_over_their_connection(hes_sessions, bus):
-    async with running(hes_sessions, bus, dial_in=True) as run:
+@pytest.mark.parametrize("framing", ["wrapper", "hdlc"])
+async def test_dial_in_meters_are_collected_and_commanded_over_their_connection(hes_sessions, bus, framing):
+    async with running(hes_sessions, bus, dial_in=True, framing=framing) as run:
         dial_in = run.service.dial_in
         assert dial_in is not None
         await until(lambda: dial_in.connected == len(run.ids))
         await until(lambda: all(run.count(DailyReading, meter_id) for meter_id in run.ids))
+        facts = run.service.head_end.scheduler.facts
+        await until(lambda: all(facts[meter_id].last_events_at is not None for meter_id in run.ids))
         for index, meter_id in enumerate(run.ids):
             assert abs(run.count(BlockReading, meter_id) - expected_intervals(run.meter(index))) <= 1
+            stored = sorted(e.code for e in run.rows(MeterEvent, meter_id) if e.log == EventLog.POWER)
+            assert stored == sorted(run.meter(index).event_codes(EventLog.POWER))  # the event logs were read
         command = await run.command(RELAY_METER, CommandKind.RELAY_DISCONNECT)
         view = await until_state(run, command.id, {CommandState.CONFIRMED, CommandState.FAILED})
         assert view.state is CommandState.CONFIRMED and int(run.meter(RELAY_METER).control_state) == 0
+        # The disconnection's control event (301, never pushed) is read from the meter's event log.
+        relay_meter = run.ids[RELAY_METER]
+        await until(
+            lambda: any(e.code == 301 and e.source is EventSource.LOG for e in run.rows(MeterEvent, relay_meter))
+        )
         assert dial_in.stats.connections == len(run.ids)  # one connection each, lent session after session
 
 
