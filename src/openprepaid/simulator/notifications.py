@@ -14,7 +14,8 @@ octet-string(6), clock octet-string(12) (0.0.1.0.0.255), event status word bit-s
 Dial-in announcement, the first APDU on a connection the meter opened to the head-end: the body is
 ``structure { logical device name octet-string (0.0.42.0.0.255), serial number visible-string
 (0.0.96.1.0.255), system title octet-string(8) }``; the meter then serves COSEM requests on the
-same connection as if the head-end had dialled it.
+same connection as if the head-end had dialled it. A meter dialling in over HDLC sends the same APDU
+(``announcement_apdu``) in a UI frame instead (``transport.hdlc_dial_in.announcement_ui_frame``).
 
 Either APDU may be protected with general-glo-ciphering (security suite 0, SC 0x30, the meter's
 system title and invocation counter, the global unicast and authentication keys).
