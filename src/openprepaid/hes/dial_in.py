@@ -278,6 +278,8 @@ class DialInListener:
             self._drop(system_title)
         elif isinstance(line.channel, HdlcDialInChannel):
             line.settling = asyncio.get_running_loop().create_task(self._end_link(line.channel))
+            self._closing.add(line.settling)  # awaited by the next take(), or by close()
+            line.settling.add_done_callback(self._closing.discard)
 
     async def _end_link(self, channel: HdlcDialInChannel) -> None:
         """DISC after a session; a meter that does not confirm it loses the line (the sweep drops it)."""
