@@ -23,7 +23,7 @@ from openprepaid.cosem.association_events import Authentication, ClientSettings
 from openprepaid.cosem.axdr import decode_data, encode_data
 from openprepaid.cosem.axdr_types import DataTag, Integer
 from openprepaid.cosem.date_time import DATE_TIME_LENGTH, CosemDateTime
-from openprepaid.cosem.errors import CosemError, SecurityError
+from openprepaid.cosem.errors import CosemError
 from openprepaid.cosem.obis import OBIS
 from openprepaid.cosem.security import AUTHENTICATED_ENCRYPTED, SecurityKeys
 from openprepaid.cosem.security_counter import InvocationCounter, ReplayGuard
@@ -43,7 +43,7 @@ from openprepaid.hes.dlms_boundary import access_error as _access_error
 from openprepaid.hes.dlms_boundary import guarded as _guarded
 from openprepaid.hes.dlms_boundary import raise_access as _raise_access
 from openprepaid.hes.dlms_boundary import utc_stamp as _utc_stamp
-from openprepaid.hes.invocation_counters import InvocationCounterStore
+from openprepaid.hes.invocation_counters import BoundedInvocationCounter, InvocationCounterStore
 from openprepaid.hes.retry import (
     AccessRefusedError,
     HesError,
@@ -55,9 +55,7 @@ from openprepaid.hes.retry import (
 from openprepaid.store.model import CommMode, Framing
 from openprepaid.transport.channel import ApduChannel
 from openprepaid.transport.dlms_client import DlmsClient, Endpoint
-from openprepaid.transport.errors import (
-    TransportError,
-)
+from openprepaid.transport.errors import AssociationRefusedError, TransportError
 
 PROFILE_CLASS = 7
 CLOCK_CLASS = 8
@@ -80,21 +78,6 @@ class DialInChannels(Protocol):
     async def take(self, system_title: bytes) -> ApduChannel | None: ...
 
     def give_back(self, system_title: bytes, channel: ApduChannel) -> None: ...
-
-
-class BoundedInvocationCounter(InvocationCounter):
-    """A counter that may only use the block reserved in the database for this session."""
-
-    __slots__ = ("_end",)
-
-    def __init__(self, reserved: range) -> None:
-        super().__init__(reserved.start)
-        self._end = reserved.stop
-
-    def take(self) -> int:
-        if self.next_value >= self._end:
-            raise SecurityError("the invocation counters reserved for this session are used up")
-        return super().take()
 
 
 class DlmsSessionFactory:
@@ -149,13 +132,23 @@ class DlmsSessionFactory:
             channel = await self._dial_in.take(target.system_title) if self._dial_in else None
             if channel is None:
                 raise MeterNotConnectedError(f"meter {target.serial} has no open dial-in connection")
-            return await DlmsClient.over(
-                channel,
-                settings,
-                response_timeout_s=self._response_timeout_s,
-                invocation_counter=counter,
-                server_replay_guard=guard,
-            )
+            try:
+                return await DlmsClient.over(
+                    channel,
+                    settings,
+                    response_timeout_s=self._response_timeout_s,
+                    invocation_counter=counter,
+                    server_replay_guard=guard,
+                )
+            except AssociationRefusedError:
+                # The meter answered (AARE rejected): the line is sane, the next session may use it.
+                if self._dial_in is not None and not channel.closed:
+                    self._dial_in.give_back(target.system_title, channel)
+                raise
+            except BaseException:
+                # No answer, or one we could not read: the line's state is unknown; hang up, the meter redials.
+                await channel.close()
+                raise
         if target.host is None or target.port is None:
             raise MeterNotConnectedError(f"meter {target.serial} has no address to dial")
         endpoint = Endpoint(

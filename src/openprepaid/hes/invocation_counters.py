@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from openprepaid.cosem.errors import SecurityError
+from openprepaid.cosem.security_counter import InvocationCounter
 from openprepaid.hes.clock import Clock
 from openprepaid.hes.database import Database
 from openprepaid.hes.retry import NonRetryableError
@@ -82,3 +84,18 @@ class InvocationCounterStore:
         for key in [key for key in self._blocks if key[0] == meter_id]:
             self._blocks.pop(key, None)
             self._locks.pop(key, None)
+
+
+class BoundedInvocationCounter(InvocationCounter):
+    """A counter that may only use the block reserved in the database for this session."""
+
+    __slots__ = ("_end",)
+
+    def __init__(self, reserved: range) -> None:
+        super().__init__(reserved.start)
+        self._end = reserved.stop
+
+    def take(self) -> int:
+        if self.next_value >= self._end:
+            raise SecurityError("the invocation counters reserved for this session are used up")
+        return super().take()
