@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from openprepaid.app import recharge_policy
 from openprepaid.cli import accounts_text as text
 from openprepaid.cli.accounts_common import (
-    EXIT_INPUT,
     EXIT_REFUSED,
     account_named,
     commit_work,
@@ -29,6 +28,7 @@ from openprepaid.cli.accounts_common import (
     moment,
     parse_signed_rupees,
     read_with,
+    reason_text,
     reference_text,
     run,
     utility_option,
@@ -113,9 +113,7 @@ def adjust_account(
     def work(sessions: sessionmaker[Session]) -> dict[str, Any]:
         paise = parse_signed_rupees(amount)
         reference = reference_text(ref, "adjustment reference")
-        why = reason.strip()
-        if not why or len(why) > REASON_MAX:
-            fail(f"--reason must be 1..{REASON_MAX} characters", EXIT_INPUT, "bad_reason")
+        why = reason_text(reason, REASON_MAX)
         at = moment(effective, "--at")
         account = read_with(sessions, lambda session: account_named(session, account_no, utility))
         who = actor or default_actor()

@@ -189,6 +189,14 @@ def reference_text(value: str, what: str = "payment reference") -> str:
     return reference
 
 
+def reason_text(value: str, maximum: int) -> str:
+    """A ``--reason`` as kept with the money movement: 1..``maximum`` characters (surrounding blanks dropped)."""
+    reason = value.strip()
+    if not reason or len(reason) > maximum:
+        fail(f"--reason must be 1..{maximum} characters", EXIT_INPUT, "bad_reason")
+    return reason
+
+
 def payment_reference(value: str) -> str:
     """A payment reference as the wallet keys it: 1..100 printable characters (surrounding blanks dropped)."""
     return reference_text(value)

@@ -29,6 +29,7 @@ from openprepaid.cli.accounts_common import (
     parse_rupees,
     payment_reference,
     read_with,
+    reason_text,
     run,
     utility_named,
     utility_option,
@@ -163,9 +164,7 @@ def reverse_payment(
 
     def work(sessions: sessionmaker[Session]) -> dict[str, Any]:
         reference = payment_reference(payment_ref)
-        why = reason.strip()
-        if not why or len(why) > 200:
-            fail("--reason must be 1..200 characters", EXIT_INPUT, "bad_reason")
+        why = reason_text(reason, 200)
 
         def find(session: Session) -> overview.PaymentRef:
             row = utility_named(session, utility)

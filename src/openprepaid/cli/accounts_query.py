@@ -32,7 +32,7 @@ from openprepaid.wallet.rules import (
     protection_of,
 )
 from openprepaid.wallet.rules_enforcement_gap import EnforcementGapRow
-from openprepaid.wallet.rules_facts_query import WALLET_CODE, relay_state_now
+from openprepaid.wallet.rules_facts_query import WALLET_CODE, newer_relay_read, relay_state_now
 
 STATEMENT_LINES = 20
 NOTICES = 10
@@ -77,15 +77,13 @@ def relay_of(confirmed: RelayCommandRow | None, recorded: RecordedRelay | None =
         "confirmed_at": None if confirmed is None else iso(confirmed.completed_at),
         "actor": None if confirmed is None else confirmed.actor,
     }
-    read_at: datetime | None = None
-    if recorded is not None and recorded.read_at is not None and recorded.connected is not None:
-        completed = None if confirmed is None else confirmed.completed_at
-        if completed is None or recorded.read_at > completed:
-            read_at = recorded.read_at  # the meter row's read is the newer one
-    if read_at is None:
-        if confirmed is None:
-            return {"state": "unknown", "read_at": None, **command}
+    newer = newer_relay_read(confirmed, recorded)
+    if newer is not None:
+        read_at = newer.read_at
+    elif confirmed is not None:
         read_at = confirmed.completed_at
+    else:
+        return {"state": "unknown", "read_at": None, **command}
     return {"state": relay_state_now(confirmed, recorded).value, "read_at": iso(read_at), **command}
 
 

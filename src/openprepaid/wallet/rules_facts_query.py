@@ -103,14 +103,21 @@ class AccountContext:
         return self.row.meter_id is not None and bool(self.row.meter_has_relay)
 
 
+def newer_relay_read(command: RelayCommandRow | None, recorded: RecordedRelay | None) -> RecordedRelay | None:
+    """The meter row's relay record when it was read after the last confirmed relay command completed (a
+    relay closed or opened at the meter since: a relay-change push and its read), else None."""
+    if recorded is None or recorded.read_at is None or recorded.connected is None:
+        return None
+    completed = None if command is None else command.completed_at
+    return recorded if completed is None or recorded.read_at > completed else None
+
+
 def relay_state_now(command: RelayCommandRow | None, recorded: RecordedRelay | None) -> RelayState:
-    """The relay as last read back: the meter row's record when it was read after the last confirmed
-    relay command completed (a relay closed or opened at the meter since: a relay-change push and its
-    read), else the command's read-back (``relay_state_of``)."""
-    if recorded is not None and recorded.read_at is not None and recorded.connected is not None:
-        completed = None if command is None else command.completed_at
-        if completed is None or recorded.read_at > completed:
-            return RelayState.CONNECTED if recorded.connected else RelayState.DISCONNECTED
+    """The relay as last read back: the newer read of the meter row (``newer_relay_read``), else the
+    command's read-back (``relay_state_of``)."""
+    newer = newer_relay_read(command, recorded)
+    if newer is not None:
+        return RelayState.CONNECTED if newer.connected else RelayState.DISCONNECTED
     return relay_state_of(command)
 
 
